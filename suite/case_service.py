@@ -1,0 +1,184 @@
+"""The case service: runs commands on cases, stores their events, and tells the bus.
+
+It keeps every open case in memory (rebuilt from the event log at start), serialises commands
+per case, and appends with optimistic concurrency: when another process appended first, it
+reloads the case's new events and decides once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from suite.bus import Bus
+from suite.domain import commands as c
+from suite.domain.case import Case, decide, replay
+from suite.domain.envelope import Recorded, Source
+from suite.domain.errors import DomainError
+from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
+from suite.store import cases as case_store
+from suite.store.database import ConcurrencyError, Database
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Runs inside the transaction that appends a case's events (e.g. to write an HL7 outbox row).
+TransactionHook = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChanged:
+    """Published on the bus after a case's new events are committed."""
+
+    case: Case
+    records: tuple[Recorded, ...]
+
+
+class UnknownCase(DomainError):
+    rule = "unknown-case"
+
+
+class CaseService:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        *,
+        clock: Clock,
+        policy: WorkflowPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.policy = policy
+        self._cases: dict[str, Case] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._hooks: list[TransactionHook] = []
+
+    def add_hook(self, hook: TransactionHook) -> None:
+        self._hooks.append(hook)
+
+    async def load(self) -> int:
+        """Rebuild every case from the event log; returns how many."""
+        async with self.db.session() as session:
+            grouped = await case_store.load_all(session)
+        for case_id, records in grouped.items():
+            case = replay(case_id, (r.event for r in records))
+            if case is not None:
+                self._cases[case_id] = case
+        log.info("cases: rebuilt %d cases from the event log", len(self._cases))
+        return len(self._cases)
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case | None:
+        return self._cases.get(case_id)
+
+    def all(self) -> list[Case]:
+        return sorted(self._cases.values(), key=lambda k: (k.scheduled_at, k.case_id))
+
+    def open_cases(self) -> list[Case]:
+        return [k for k in self.all() if not k.phase.is_final]
+
+    def by_accession(self, accession: str) -> Case | None:
+        for case in self._cases.values():
+            if case.order.accession == accession:
+                return case
+        return None
+
+    def active_in_room(self, room: str) -> Case | None:
+        """The room's case that has started (checked in) and not ended; else None."""
+        from suite.domain.values import Phase
+
+        started = [
+            k
+            for k in self._cases.values()
+            if k.room == room and not k.phase.is_final and k.phase is not Phase.SCHEDULED
+        ]
+        return max(started, key=lambda k: k.last_at, default=None)
+
+    # ---- commands -----------------------------------------------------------------------
+
+    def new_case_id(self) -> str:
+        return uuid.uuid4().hex[:12]
+
+    async def execute(
+        self,
+        case_id: str,
+        command: c.Command,
+        *,
+        actor: str,
+        source: Source,
+    ) -> list[Recorded]:
+        """Apply `command` to the case; returns the recorded events once they are durable.
+
+        Raises a `DomainError` naming the rule when the command is refused; nothing is stored.
+        """
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            for attempt in (1, 2):
+                case = self._cases.get(case_id)
+                if case is None and not isinstance(command, c.ScheduleCase):
+                    await self._refresh(case_id)
+                    case = self._cases.get(case_id)
+                    if case is None:
+                        raise UnknownCase(f"no case {case_id}")
+                try:
+                    return await self._apply(case_id, case, command, actor=actor, source=source)
+                except ConcurrencyError:
+                    if attempt == 2:
+                        raise
+                    log.info("cases: case %s changed elsewhere, reloading", case_id)
+                    await self._refresh(case_id)
+        raise AssertionError("unreachable")
+
+    async def _apply(
+        self,
+        case_id: str,
+        case: Case | None,
+        command: c.Command,
+        *,
+        actor: str,
+        source: Source,
+    ) -> list[Recorded]:
+        now = self.clock()
+        events = decide(case, command, now=now, policy=self.policy)
+        if not events:
+            return []
+        state = case
+        records = []
+        for event in events:
+            state = replay(case_id, [event]) if state is None else state.apply(event)
+            assert state is not None
+            records.append(Recorded(case_id, state.version, event, actor, source))
+        assert state is not None
+        expected = case.version if case is not None else 0
+        final = state
+        hooks = list(self._hooks)
+
+        async def job(session: AsyncSession) -> None:
+            await case_store.append(
+                session, records=records, expected_version=expected, state=final, recorded_at=now
+            )
+            for hook in hooks:
+                await hook(session, records, final)
+
+        def committed() -> None:
+            self._cases[case_id] = final
+            self.bus.publish(CaseChanged(final, tuple(records)))
+
+        await self.db.write(job, after_commit=committed)
+        return records
+
+    async def _refresh(self, case_id: str) -> None:
+        async with self.db.session() as session:
+            records = await case_store.load(session, case_id)
+        case = replay(case_id, (r.event for r in records))
+        if case is not None:
+            self._cases[case_id] = case

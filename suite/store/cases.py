@@ -1,0 +1,122 @@
+"""The case event log: append with optimistic concurrency, load for replay, list for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from suite.domain.case import Case
+from suite.domain.codec import event_from_data, event_to_data
+from suite.domain.envelope import Recorded, Source
+from suite.store.database import ConcurrencyError
+from suite.store.tables import CaseEventRow, CaseRow
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    records: Sequence[Recorded],
+    expected_version: int,
+    state: Case,
+    recorded_at: datetime,
+) -> None:
+    """Append `records` to a case whose stored version must be `expected_version`."""
+    if not records:
+        return
+    case_id = state.case_id
+    row = await session.get(CaseRow, case_id)
+    stored = row.version if row is not None else 0
+    if stored != expected_version:
+        raise ConcurrencyError(
+            f"case {case_id} is at version {stored}, not {expected_version}: reload and retry"
+        )
+    for record in records:
+        kind, payload = event_to_data(record.event)
+        session.add(
+            CaseEventRow(
+                case_id=case_id,
+                seq=record.seq,
+                at=record.event.at,
+                kind=kind,
+                actor=record.actor,
+                source=record.source.value,
+                payload=payload,
+                recorded_at=recorded_at,
+            )
+        )
+    if row is None:
+        row = CaseRow(
+            case_id=case_id,
+            accession=state.order.accession,
+            mrn=state.patient.mrn,
+            room=state.room,
+            procedure=state.procedure.value,
+            phase=state.phase.value,
+            version=state.version,
+            scheduled_at=state.scheduled_at,
+            updated_at=recorded_at,
+        )
+    else:
+        row.accession = state.order.accession
+        row.mrn = state.patient.mrn
+        row.room = state.room
+        row.procedure = state.procedure.value
+        row.phase = state.phase.value
+        row.version = state.version
+        row.scheduled_at = state.scheduled_at
+        row.updated_at = recorded_at
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConcurrencyError(f"case {case_id}: another writer appended first") from exc
+
+
+def _record(row: CaseEventRow) -> Recorded:
+    return Recorded(
+        case_id=row.case_id,
+        seq=row.seq,
+        event=event_from_data(row.kind, row.payload),
+        actor=row.actor,
+        source=Source(row.source),
+    )
+
+
+async def load(session: AsyncSession, case_id: str, *, after_seq: int = 0) -> list[Recorded]:
+    """A case's events in order (those after `after_seq`)."""
+    rows = await session.exec(
+        select(CaseEventRow)
+        .where(CaseEventRow.case_id == case_id, CaseEventRow.seq > after_seq)
+        .order_by(col(CaseEventRow.seq))
+    )
+    return [_record(r) for r in rows]
+
+
+async def load_all(session: AsyncSession, *, open_only: bool = False) -> dict[str, list[Recorded]]:
+    """Every case's events, grouped by case, each in order."""
+    query = select(CaseEventRow).order_by(col(CaseEventRow.case_id), col(CaseEventRow.seq))
+    if open_only:
+        open_ids = select(CaseRow.case_id).where(
+            col(CaseRow.phase).not_in(["discharged", "cancelled", "aborted"])
+        )
+        query = query.where(col(CaseEventRow.case_id).in_(open_ids))
+    grouped: dict[str, list[Recorded]] = {}
+    for row in await session.exec(query):
+        grouped.setdefault(row.case_id, []).append(_record(row))
+    return grouped
+
+
+async def list_rows(session: AsyncSession) -> list[CaseRow]:
+    rows = await session.exec(select(CaseRow).order_by(col(CaseRow.scheduled_at)))
+    return list(rows)
+
+
+async def event_rows(session: AsyncSession, case_id: str) -> list[CaseEventRow]:
+    rows = await session.exec(
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(col(CaseEventRow.seq))
+    )
+    return list(rows)

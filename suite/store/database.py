@@ -1,0 +1,199 @@
+"""The database handle: an async engine, read sessions, and one writer task with group commit.
+
+Every write goes through `Database.write(job)`. The writer task takes the jobs queued so far,
+runs each in its own savepoint inside one transaction and commits once, then answers each
+caller: a job that raises is rolled back alone and its caller gets the error; a failed commit
+fails every job of the batch. Callers hear back only after the commit, so an ACK or a DICOM
+success status sent after `await write(...)` is sent after the data is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[AsyncSession], Awaitable[Any]]
+AfterCommit = Callable[[], None]
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (closed, overloaded, or the database failed)."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended to the same case first; reload and decide again."""
+
+
+def async_url(url: str) -> str:
+    """The async driver form of a database URL (`sqlite+aiosqlite`, `postgresql+asyncpg`)."""
+    u = make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite"):
+        u = u.set(drivername="sqlite+aiosqlite")
+    elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and proper savepoints."""
+    url = async_url(url)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; take BEGIN into our hands
+    # (SQLAlchemy's documented recipe for the aiosqlite dialect).
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        # The writer begins IMMEDIATE so it never fails to upgrade a read lock; reads defer.
+        conn.exec_driver_sql(
+            f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}"
+        )
+
+
+@dataclass
+class _Pending:
+    job: Job
+    future: asyncio.Future[Any]
+    after_commit: AfterCommit | None
+
+
+class Database:
+    """Owns the engine and the single writer task (run it in the service's TaskGroup)."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, max_batch: int = 500, max_queue: int = 50_000
+    ) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=max_queue)
+        self._closed = False
+        self.batches = 0
+        self.jobs = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(make_engine(url))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self) -> AsyncSession:
+        """A session for reads (and for tests); writes go through `write`."""
+        return AsyncSession(self.engine, expire_on_commit=False)
+
+    async def write(
+        self,
+        job: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> T:
+        """Run `job` in the next batch; return its result once the batch is committed.
+
+        `after_commit` runs in the writer right after the commit, in commit order (for
+        publishing what was written in the order it was written).
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Pending(job, future, after_commit))
+        except asyncio.QueueFull:
+            raise StoreError(
+                f"the store's write queue is full ({self._queue.maxsize} jobs)"
+            ) from None
+        return await future
+
+    async def run(self) -> None:
+        """The writer loop; returns after `close()` once every queued job is done."""
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    await self._commit(batch)
+                    return
+                batch.append(item)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        results: list[tuple[_Pending, bool, Any]] = []
+        try:
+            async with (
+                AsyncSession(self._write_engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                for pending in batch:
+                    if pending.future.cancelled():
+                        continue
+                    try:
+                        async with session.begin_nested():
+                            value = await pending.job(session)
+                        results.append((pending, True, value))
+                    except Exception as exc:  # the job's own error goes back to its caller
+                        results.append((pending, False, exc))
+        except Exception as exc:
+            log.exception("store: commit of %d jobs failed", len(batch))
+            error = StoreError(f"database commit failed: {exc}")
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            return
+        self.batches += 1
+        self.jobs += len(batch)
+        for pending, ok, value in results:
+            if ok and pending.after_commit is not None:
+                try:
+                    pending.after_commit()
+                except (
+                    Exception
+                ):  # the data is committed; a failing listener must not stop the writer
+                    log.exception("store: after-commit callback failed")
+            if pending.future.done():
+                continue
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+
+    def close(self) -> None:
+        """Stop taking writes; the writer finishes what is queued and returns."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(None)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,195 @@
+"""Real peers for tests, started on free loopback ports and stopped afterwards.
+
+A test that needs a peer that is not installed is skipped with the reason, unless
+PROCSUITE_REQUIRE_PEERS=1 (as in CI), where it fails: CI always has them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def missing(what: str) -> None:
+    """Skip (or fail in CI) because a real peer is not installed."""
+    message = f"{what} is not installed (.ci/run installs it)"
+    if os.environ.get("PROCSUITE_REQUIRE_PEERS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def wait_port(
+    port: int, *, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def mosquitto_binary() -> str | None:
+    for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@dataclass
+class Mosquitto:
+    """A private mosquitto on loopback; `restart()` keeps its port and persistence."""
+
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra_config: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = mosquitto_binary()
+        assert binary
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.workdir}/\n"
+            "max_queued_messages 100000\n"
+            f"{self.extra_config}"
+        )
+        log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115  (closed with the process)
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextlib.contextmanager
+def run_mosquitto(extra_config: str = "") -> Iterator[Mosquitto]:
+    if mosquitto_binary() is None:
+        missing("mosquitto (Debian package mosquitto)")
+    with tempfile.TemporaryDirectory(prefix="mosq-") as tmp:
+        broker = Mosquitto(port=free_port(), workdir=Path(tmp), extra_config=extra_config)
+        broker.start()
+        try:
+            yield broker
+        finally:
+            broker.stop()
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class Postgres:
+    port: int
+    datadir: Path
+    bindir: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
+        cmd = list(args)
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
+
+    def start(self) -> None:
+        self._as_postgres(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-l",
+            str(self.datadir / "server.log"),
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._as_postgres(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"
+            )
+
+    def create_database(self, name: str) -> str:
+        self._as_postgres(
+            str(self.bindir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
+        )
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@contextlib.contextmanager
+def run_postgres() -> Iterator[Postgres]:
+    bindir = postgres_bin()
+    if bindir is None:
+        missing("PostgreSQL (Debian package postgresql)")
+    assert bindir is not None
+    tmp = Path(tempfile.mkdtemp(prefix="pg-"))
+    datadir = tmp / "data"
+    datadir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(datadir, "postgres")
+    server = Postgres(port=free_port(), datadir=datadir, bindir=bindir)
+    server._as_postgres(
+        str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync"
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(tmp, ignore_errors=True)
