@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from suite.bus import Bus
 from suite.domain import commands as c
-from suite.domain.case import Case, decide, replay
+from suite.domain.case import Case, replay
 from suite.domain.envelope import Recorded, Source
 from suite.domain.errors import DomainError
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
+from suite.domain.workflow import decide
 from suite.store import cases as case_store
 from suite.store.database import ConcurrencyError, Database
 

@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from suite.domain.case import Case, decide, replay
+from suite.domain.case import Case, replay
 from suite.domain.values import Phase, Procedure, phases_for
+from suite.domain.workflow import decide
 from tests.scenarios import full_case, schedule
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

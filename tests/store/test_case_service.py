@@ -71,8 +71,8 @@ async def test_a_second_writer_on_the_same_case_is_detected_and_the_loser_reload
 async def test_a_stale_append_raises_concurrency_error(database, clock, cases):
     await cases.execute("k1", schedule(clock()), actor="his", source=Source.HL7)
     case = cases.get("k1")
-    from suite.domain.case import decide
     from suite.domain.envelope import Recorded
+    from suite.domain.workflow import decide
 
     events = decide(case, c.CheckIn(at=clock()), now=clock())
     new = case.apply(events[0])

@@ -1,0 +1,1 @@
+"""Alarms: the shared vocabulary (model.py) and the pure rules that raise them."""

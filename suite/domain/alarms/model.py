@@ -1,0 +1,157 @@
+"""The alarm vocabulary every producer and consumer shares.
+
+Producers (the vitals alarm engine, the dose rules, the adapters' technical checks, the case
+timers) emit these events; the service stores them with the case, publishes them on
+`procsuite/<site>/alarms/<room>` and lets nurses acknowledge them.
+
+Lifecycle: raised -> (escalated)* -> acknowledged -> cleared, or raised -> cleared when the
+condition ends first. A latching alarm stays (as "condition ended, unacknowledged") until a
+person acknowledges it, and is cleared then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Priority(StrEnum):
+    """IEC 60601-1-8 alarm priorities."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 1, "medium": 2, "high": 3}[self.value]
+
+    def raised(self) -> Priority:
+        """The next priority up (for escalation); high stays high."""
+        return {Priority.LOW: Priority.MEDIUM}.get(self, Priority.HIGH)
+
+
+class Category(StrEnum):
+    PHYSIOLOGICAL = "physiological"
+    TECHNICAL = "technical"
+    PROCEDURE = "procedure"
+
+
+class AlarmState(StrEnum):
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSource:
+    """Which rule fired, and on what evidence (sample times and values, or other facts)."""
+
+    rule: str
+    device: str = ""
+    parameter: str = ""
+    evidence: tuple[tuple[str, float | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    alarm_id: str
+    room: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRaised(AlarmEvent):
+    kind: str  # e.g. "spo2_low", "device_offline", "suspected_cement_embolism", "dose_3gy"
+    category: Category
+    priority: Priority
+    message: str
+    source: AlarmSource
+    latching: bool = False
+    case_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEscalated(AlarmEvent):
+    priority: Priority
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmAcknowledged(AlarmEvent):
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmConditionEnded(AlarmEvent):
+    """The condition is gone but the alarm latches until acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmCleared(AlarmEvent):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitAdjusted(AlarmEvent):
+    """A nurse set a limit for this room's patient, with who and why."""
+
+    parameter: str
+    low: float | None
+    high: float | None
+    user: str
+    reason: str
+    case_id: str | None = None
+
+
+@dataclass(slots=True)
+class Alarm:
+    """The current view of one alarm, folded from its events."""
+
+    alarm_id: str
+    room: str
+    kind: str
+    category: Category
+    priority: Priority
+    message: str
+    source: AlarmSource
+    raised_at: datetime
+    latching: bool = False
+    case_id: str | None = None
+    state: AlarmState = AlarmState.ACTIVE
+    condition_active: bool = True
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    cleared_at: datetime | None = None
+    history: list[AlarmEvent] = field(default_factory=list)
+
+    @classmethod
+    def from_raised(cls, ev: AlarmRaised) -> Alarm:
+        return cls(
+            alarm_id=ev.alarm_id,
+            room=ev.room,
+            kind=ev.kind,
+            category=ev.category,
+            priority=ev.priority,
+            message=ev.message,
+            source=ev.source,
+            raised_at=ev.at,
+            latching=ev.latching,
+            case_id=ev.case_id,
+            history=[ev],
+        )
+
+    def apply(self, ev: AlarmEvent) -> None:
+        self.history.append(ev)
+        if isinstance(ev, AlarmEscalated):
+            self.priority = ev.priority
+        elif isinstance(ev, AlarmAcknowledged):
+            self.state = AlarmState.ACKNOWLEDGED
+            self.acknowledged_by, self.acknowledged_at = ev.user, ev.at
+        elif isinstance(ev, AlarmConditionEnded):
+            self.condition_active = False
+        elif isinstance(ev, AlarmCleared):
+            self.state = AlarmState.CLEARED
+            self.condition_active = False
+            self.cleared_at = ev.at
