@@ -188,6 +188,12 @@ def case_show(ctx: click.Context, case_id: str) -> None:
 @click.option(
     "--at", "scheduled", default=None, help="Scheduled start (ISO 8601 with zone); default now."
 )
+@click.option(
+    "--ordered-at",
+    "ordered",
+    default=None,
+    help="When the order was placed (ISO 8601); default now.",
+)
 @click.option("--actor", default="cli", help="Who is scheduling.")
 @click.pass_context
 def case_schedule(ctx: click.Context, /, **opts: Any) -> None:
@@ -215,12 +221,17 @@ def case_schedule(ctx: click.Context, /, **opts: Any) -> None:
                     "fracture_date": opts["fracture_date"],
                 },
             )
-            scheduled = _parse_time(opts["scheduled"]) if opts["scheduled"] else now
+            ordered = _parse_time(opts["ordered"]) if opts["ordered"] else now
+            scheduled = _parse_time(opts["scheduled"]) if opts["scheduled"] else ordered
             case_id = cases.new_case_id()
             await cases.execute(
                 case_id,
                 ScheduleCase(
-                    at=now, patient=patient, order=order, room=opts["room"], scheduled_at=scheduled
+                    at=ordered,
+                    patient=patient,
+                    order=order,
+                    room=opts["room"],
+                    scheduled_at=scheduled,
                 ),
                 actor=opts["actor"],
                 source=Source.CLI,
