@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,50 +29,47 @@ async def append(
     if not records:
         return
     case_id = state.case_id
-    row = await session.get(CaseRow, case_id)
-    stored = row.version if row is not None else 0
-    if stored != expected_version:
-        raise ConcurrencyError(
-            f"case {case_id} is at version {stored}, not {expected_version}: reload and retry"
-        )
-    for record in records:
-        kind, payload = event_to_data(record.event)
-        session.add(
-            CaseEventRow(
-                case_id=case_id,
-                seq=record.seq,
-                at=record.event.at,
-                kind=kind,
-                actor=record.actor,
-                source=record.source.value,
-                payload=payload,
-                recorded_at=recorded_at,
-            )
-        )
-    if row is None:
-        row = CaseRow(
-            case_id=case_id,
-            accession=state.order.accession,
-            mrn=state.patient.mrn,
-            room=state.room,
-            procedure=state.procedure.value,
-            phase=state.phase.value,
-            version=state.version,
-            scheduled_at=state.scheduled_at,
-            updated_at=recorded_at,
-        )
-    else:
-        row.accession = state.order.accession
-        row.mrn = state.patient.mrn
-        row.room = state.room
-        row.procedure = state.procedure.value
-        row.phase = state.phase.value
-        row.version = state.version
-        row.scheduled_at = state.scheduled_at
-        row.updated_at = recorded_at
-    session.add(row)
+    projection = {
+        "accession": state.order.accession,
+        "mrn": state.patient.mrn,
+        "room": state.room,
+        "procedure": state.procedure.value,
+        "phase": state.phase.value,
+        "version": state.version,
+        "scheduled_at": state.scheduled_at,
+        "updated_at": recorded_at,
+    }
     try:
-        await session.flush()
+        if expected_version == 0:
+            await session.exec(insert(CaseRow).values(case_id=case_id, **projection))
+        else:
+            # The version check and the projection update are one statement: a second
+            # writer that read the same version finds no row to update.
+            updated = await session.exec(
+                update(CaseRow)
+                .where(col(CaseRow.case_id) == case_id, col(CaseRow.version) == expected_version)
+                .values(**projection)
+            )
+            if updated.rowcount != 1:
+                raise ConcurrencyError(
+                    f"case {case_id} is no longer at version {expected_version}: reload and retry"
+                )
+        rows = []
+        for record in records:
+            kind, payload = event_to_data(record.event)
+            rows.append(
+                {
+                    "case_id": case_id,
+                    "seq": record.seq,
+                    "at": record.event.at,
+                    "kind": kind,
+                    "actor": record.actor,
+                    "source": record.source.value,
+                    "payload": payload,
+                    "recorded_at": recorded_at,
+                }
+            )
+        await session.exec(insert(CaseEventRow), params=rows)
     except IntegrityError as exc:
         raise ConcurrencyError(f"case {case_id}: another writer appended first") from exc
 

@@ -1,9 +1,10 @@
 """The database handle: an async engine, read sessions, and one writer task with group commit.
 
 Every write goes through `Database.write(job)`. The writer task takes the jobs queued so far,
-runs each in its own savepoint inside one transaction and commits once, then answers each
-caller: a job that raises is rolled back alone and its caller gets the error; a failed commit
-fails every job of the batch. Callers hear back only after the commit, so an ACK or a DICOM
+runs them in one transaction and commits once, then answers each caller. When a job raises,
+the batch is rolled back and run again with a savepoint per job, so only that job fails and
+its caller gets the error; a failed commit fails every job of the batch. A job may therefore
+run more than once: it must only touch the session it is given. Callers hear back only after the commit, so an ACK or a DICOM
 success status sent after `await write(...)` is sent after the data is durable.
 """
 
@@ -80,6 +81,12 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         )
 
 
+class _JobFailed(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass
 class _Pending:
     job: Job
@@ -151,37 +158,33 @@ class Database:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        results: list[tuple[_Pending, bool, Any]] = []
+        live = [p for p in batch if not p.future.cancelled()]
+        if not live:
+            return
         try:
-            async with (
-                AsyncSession(self._write_engine, expire_on_commit=False) as session,
-                session.begin(),
-            ):
-                for pending in batch:
-                    if pending.future.cancelled():
-                        continue
-                    try:
-                        async with session.begin_nested():
-                            value = await pending.job(session)
-                        results.append((pending, True, value))
-                    except Exception as exc:  # the job's own error goes back to its caller
-                        results.append((pending, False, exc))
+            try:
+                results = await self._run_batch(live, isolate=False)
+            except _JobFailed as failed:
+                if len(live) == 1:
+                    results = [(live[0], False, failed.error)]
+                else:
+                    # Run the batch again with each job in its own savepoint, so only the
+                    # failing job fails and the others still commit together.
+                    results = await self._run_batch(live, isolate=True)
         except Exception as exc:
-            log.exception("store: commit of %d jobs failed", len(batch))
+            log.exception("store: commit of %d jobs failed", len(live))
             error = StoreError(f"database commit failed: {exc}")
-            for pending in batch:
+            for pending in live:
                 if not pending.future.done():
                     pending.future.set_exception(error)
             return
         self.batches += 1
-        self.jobs += len(batch)
+        self.jobs += len(live)
         for pending, ok, value in results:
             if ok and pending.after_commit is not None:
                 try:
                     pending.after_commit()
-                except (
-                    Exception
-                ):  # the data is committed; a failing listener must not stop the writer
+                except Exception:  # committed already; a failing listener must not stop the writer
                     log.exception("store: after-commit callback failed")
             if pending.future.done():
                 continue
@@ -189,6 +192,32 @@ class Database:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+
+    async def _run_batch(
+        self, batch: list[_Pending], *, isolate: bool
+    ) -> list[tuple[_Pending, bool, Any]]:
+        """Run every job in one transaction and commit. Without `isolate`, the first job that
+        raises rolls the whole batch back (`_JobFailed`); with it, each job has a savepoint."""
+        results: list[tuple[_Pending, bool, Any]] = []
+        async with (
+            AsyncSession(self._write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            for pending in batch:
+                if not isolate:
+                    try:
+                        value = await pending.job(session)
+                    except Exception as exc:
+                        raise _JobFailed(exc) from exc
+                    results.append((pending, True, value))
+                    continue
+                try:
+                    async with session.begin_nested():
+                        value = await pending.job(session)
+                    results.append((pending, True, value))
+                except Exception as exc:  # the job's own error goes back to its caller
+                    results.append((pending, False, exc))
+        return results
 
     def close(self) -> None:
         """Stop taking writes; the writer finishes what is queued and returns."""

@@ -1,0 +1,72 @@
+"""The single writer: group commit, a failing job fails alone, answers only after the commit."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from suite.store.database import StoreError
+
+
+async def count(database, table="cases"):
+    async with database.session() as s:
+        return (await s.exec(text(f"select count(*) from {table}"))).one()[0]
+
+
+def insert_case(case_id: str):
+    async def job(session):
+        await session.exec(
+            text(
+                "insert into cases (case_id, accession, mrn, room, procedure, phase, version,"
+                " scheduled_at, updated_at) values (:id, 'a', 'm', 'r', 'p', 'scheduled', 1,"
+                " '2026-11-24 08:00:00+00:00', '2026-11-24 08:00:00+00:00')"
+            ),
+            params={"id": case_id},
+        )
+        return case_id
+
+    return job
+
+
+@pytest.mark.asyncio
+async def test_a_failing_job_fails_alone_and_the_rest_of_its_batch_commits(database):
+    async def broken(session):
+        raise ValueError("this job is wrong")
+
+    jobs = [insert_case(f"k{i}") for i in range(5)]
+    jobs.insert(2, broken)
+    jobs.insert(4, insert_case("k0"))  # a duplicate key: fails in the database, alone
+    results = await asyncio.gather(*(database.write(j) for j in jobs), return_exceptions=True)
+    assert isinstance(results[2], ValueError)
+    assert isinstance(results[4], Exception)
+    assert [r for r in results if isinstance(r, str)] == ["k0", "k1", "k2", "k3", "k4"]
+    assert await count(database) == 5
+    assert database.batches <= 2
+
+
+@pytest.mark.asyncio
+async def test_after_commit_callbacks_run_in_commit_order_and_only_on_success(database):
+    seen = []
+    await asyncio.gather(
+        database.write(insert_case("a"), after_commit=lambda: seen.append("a")),
+        database.write(insert_case("a"), after_commit=lambda: seen.append("dup")),
+        database.write(insert_case("b"), after_commit=lambda: seen.append("b")),
+        return_exceptions=True,
+    )
+    assert seen == ["a", "b"]
+
+
+@pytest.mark.asyncio
+async def test_a_closed_store_refuses_writes_but_finishes_what_was_queued(db_url):
+    from suite.store.database import Database
+
+    db = Database.from_url(db_url)
+    writer = asyncio.create_task(db.run())
+    pending = asyncio.ensure_future(db.write(insert_case("last")))
+    await asyncio.sleep(0)
+    db.close()
+    assert await pending == "last"
+    await writer
+    with pytest.raises(StoreError, match="closed"):
+        await db.write(insert_case("late"))
+    await db.dispose()
