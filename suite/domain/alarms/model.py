@@ -6,7 +6,8 @@ timers) emit these events; the service stores them with the case, publishes them
 
 Lifecycle: raised -> (escalated)* -> acknowledged -> cleared, or raised -> cleared when the
 condition ends first. A latching alarm stays (as "condition ended, unacknowledged") until a
-person acknowledges it, and is cleared then.
+person acknowledges it, and is cleared then; if its condition comes back before that,
+AlarmConditionReturned says so (the same alarm, not a new one).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class AlarmSource:
     device: str = ""
     parameter: str = ""
     evidence: tuple[tuple[str, float | None], ...] = ()
+    # Multi-parameter rules (the cement embolism pattern): each reading that fired it as
+    # (parameter, iso time, value), and the baseline it was compared with (parameter, value).
+    readings: tuple[tuple[str, str, float | None], ...] = ()
+    baseline: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,14 @@ class AlarmAcknowledged(AlarmEvent):
 @dataclass(frozen=True, slots=True)
 class AlarmConditionEnded(AlarmEvent):
     """The condition is gone but the alarm latches until acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmConditionReturned(AlarmEvent):
+    """The condition of a latched alarm (ended, not yet acknowledged) is back.
+
+    The alarm stays the same one; no second alarm of the same kind is raised.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +164,8 @@ class Alarm:
             self.acknowledged_by, self.acknowledged_at = ev.user, ev.at
         elif isinstance(ev, AlarmConditionEnded):
             self.condition_active = False
+        elif isinstance(ev, AlarmConditionReturned):
+            self.condition_active = True
         elif isinstance(ev, AlarmCleared):
             self.state = AlarmState.CLEARED
             self.condition_active = False
