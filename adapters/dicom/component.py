@@ -1,0 +1,135 @@
+"""The DICOM adapter as a service component: the listener, the linker and the forwarder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from adapters.dicom.association import Bridge, CallerPolicy, Counters
+from adapters.dicom.dose import DoseKeeper
+from adapters.dicom.forward import Destination, Forwarder
+from adapters.dicom.intake import Intake
+from adapters.dicom.linker import Linker
+from adapters.dicom.mpps_records import MppsRecorder
+from adapters.dicom.server import DicomScp
+from adapters.dicom.worklist import WorklistConfig
+from suite.settings import DicomSettings
+
+if TYPE_CHECKING:
+    from suite.service import ServiceContext
+
+log = logging.getLogger(__name__)
+
+
+def worklist_config(settings: DicomSettings) -> WorklistConfig:
+    codes: dict[str, tuple[str, str, str]] = {}
+    for procedure, spec in settings.procedure_codes.items():
+        value, _, rest = spec.partition("^")
+        scheme, _, meaning = rest.partition("^")
+        codes[procedure] = (value, scheme or "99PROCSUITE", meaning or value)
+    return WorklistConfig(
+        stations=dict(settings.stations),
+        modality=settings.modality,
+        room_modalities=dict(settings.room_modalities),
+        procedure_codes=codes,
+        tz=ZoneInfo(settings.timezone) if settings.timezone else None,
+    )
+
+
+class DicomAdapter:
+    """Our Application Entity and the work behind it; `run()` until cancelled."""
+
+    name = "dicom"
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        settings = ctx.settings.dicom
+        self.settings = settings
+        self.host = settings.host
+        self.port = ctx.settings.dicom_port
+        self.root: Path = ctx.settings.data_dir / "dicom"
+        self.stats = Counters()
+        self.ready = asyncio.Event()
+        self.dose = DoseKeeper(
+            db=ctx.db,
+            cases=ctx.cases,
+            bus=ctx.bus,
+            clock=ctx.clock,
+            thresholds=ctx.settings.dose.thresholds(),
+        )
+        self.linker = Linker(db=ctx.db, cases=ctx.cases, dose=self.dose, clock=ctx.clock)
+        self.forwarder: Forwarder | None = None
+        if settings.forward_host:
+            self.forwarder = Forwarder(
+                db=ctx.db,
+                clock=ctx.clock,
+                root=self.root,
+                destination=Destination(
+                    settings.forward_host, settings.forward_port, settings.forward_ae_title
+                ),
+                calling_ae=settings.ae_title,
+                retry_min_s=settings.forward_retry_min_s,
+                retry_max_s=settings.forward_retry_max_s,
+                timeout_s=settings.timeout_s,
+            )
+        self.intake = Intake(
+            db=ctx.db,
+            cases=ctx.cases,
+            clock=ctx.clock,
+            worklist=worklist_config(settings),
+            forward_to=self.forwarder.destination.key if self.forwarder else None,
+            on_indexed=self._indexed,
+        )
+        self.mpps = MppsRecorder(db=ctx.db, cases=ctx.cases, dose=self.dose, clock=ctx.clock)
+
+    def _indexed(self) -> None:
+        self.linker.wake()
+        if self.forwarder is not None:
+            self.forwarder.wake()
+
+    def counters(self) -> dict[str, int]:
+        """What the adapter has done and refused so far."""
+        counts = self.stats.snapshot()
+        counts.update(
+            images_linked=self.linker.linked,
+            images_not_linked=self.linker.failed,
+            dose_alarms=self.dose.alarms_raised,
+        )
+        if self.forwarder is not None:
+            counts.update(forwarded=self.forwarder.sent, forward_failures=self.forwarder.failures)
+        return counts
+
+    async def run(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        scp = DicomScp(
+            ae_title=self.settings.ae_title,
+            policy=CallerPolicy(dict(self.settings.allowed_callers)),
+            intake=self.intake,
+            mpps=self.mpps,
+            bridge=Bridge(asyncio.get_running_loop(), timeout_s=self.settings.timeout_s),
+            root=self.root,
+            max_object_bytes=int(self.settings.max_object_mb * 1024 * 1024),
+            max_associations=self.settings.max_associations,
+            timeout_s=self.settings.timeout_s,
+            counters=self.stats,
+        )
+        server = scp.start(self.host, self.port)
+        self.port = int(server.server_address[1])
+        log.info(
+            "dicom: %s listening on %s:%d%s",
+            self.settings.ae_title,
+            self.host,
+            self.port,
+            f", forwarding to {self.forwarder.destination.key}" if self.forwarder else "",
+        )
+        self.ready.set()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.linker.run(), name="dicom-linker")
+                if self.forwarder is not None:
+                    tg.create_task(self.forwarder.run(), name="dicom-forwarder")
+        finally:
+            await asyncio.to_thread(server.shutdown)
+            log.info("dicom: listener stopped")
