@@ -1,0 +1,12 @@
+"""Simulated devices and hospital systems speaking procsuite's public wire contracts.
+
+- monitor: a bedside monitor on MQTT (monitor.py runner; monitor_model.py, physiology.py,
+  scenarios.py: the pure model and its scenarios);
+- modality: a fluoroscopy C-arm on DICOM (modality.py SCU, fluoro_session.py a whole
+  procedure; worklist.py, dicom_objects.py, rdsr.py, fluoro_dose.py, xray_pixels.py);
+- HIS: a hospital information system on HL7 v2 / MLLP (his.py sender, his_receiver.py
+  receiver; hl7_messages.py, day_list.py);
+- clock.py: simulated time shared by all of them; cli*.py: `procsuite simulate ...`.
+
+They import nothing from adapters/ or suite/store: a real device can replace any of them.
+"""
