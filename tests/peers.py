@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -66,6 +67,7 @@ class Mosquitto:
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
     extra_config: str = ""
+    _log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -83,8 +85,8 @@ class Mosquitto:
             "max_queued_messages 100000\n"
             f"{self.extra_config}"
         )
-        log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115  (closed with the process)
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        self._log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115  (closed in stop())
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log, stderr=self._log)
         wait_port(self.port, proc=self.proc)
 
     def stop(self) -> None:
@@ -96,6 +98,9 @@ class Mosquitto:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def restart(self) -> None:
         self.stop()
@@ -130,11 +135,11 @@ class Postgres:
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _as_postgres(self, *args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    def _as_postgres(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         cmd = list(args)
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=True, capture_output=True, **kw)  # type: ignore[call-overload]
+        return subprocess.run(cmd, check=True, capture_output=True)
 
     def start(self) -> None:
         self._as_postgres(

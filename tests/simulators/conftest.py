@@ -6,57 +6,13 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from tests.peers import Mosquitto, free_port, missing, mosquitto_binary, wait_port
-
-
-class ClosingMosquitto(Mosquitto):
-    """tests.peers.Mosquitto whose log file is closed when the broker stops (the base class
-    leaves it to the garbage collector, a ResourceWarning under `-W error`)."""
-
-    _log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        binary = mosquitto_binary()
-        assert binary
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            f"{self.extra_config}"
-        )
-        self._log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115  (closed in stop)
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log, stderr=self._log)
-        wait_port(self.port, proc=self.proc)
-
-    def stop(self) -> None:
-        super().stop()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-@pytest.fixture
-def mosquitto() -> Iterator[Mosquitto]:
-    """A private mosquitto on a free port (shadows the root fixture: closes its log)."""
-    if mosquitto_binary() is None:
-        missing("mosquitto (Debian package mosquitto)")
-    with tempfile.TemporaryDirectory(prefix="mosq-") as tmp:
-        broker = ClosingMosquitto(port=free_port(), workdir=Path(tmp))
-        broker.start()
-        try:
-            yield broker
-        finally:
-            broker.stop()
-
+from tests.peers import missing, wait_port
 
 DCMTK = Path("/usr/bin")
 
