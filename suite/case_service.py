@@ -59,6 +59,7 @@ class CaseService:
         self.clock = clock
         self.policy = policy
         self._cases: dict[str, Case] = {}
+        self._by_accession: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._hooks: list[TransactionHook] = []
 
@@ -72,7 +73,7 @@ class CaseService:
         for case_id, records in grouped.items():
             case = replay(case_id, (r.event for r in records))
             if case is not None:
-                self._cases[case_id] = case
+                self._remember(case)
         log.info("cases: rebuilt %d cases from the event log", len(self._cases))
         return len(self._cases)
 
@@ -88,10 +89,20 @@ class CaseService:
         return [k for k in self.all() if not k.phase.is_final]
 
     def by_accession(self, accession: str) -> Case | None:
-        for case in self._cases.values():
-            if case.order.accession == accession:
-                return case
-        return None
+        """The case of an order's accession number (the latest, if one was re-ordered)."""
+        case_id = self._by_accession.get(accession)
+        return self._cases.get(case_id) if case_id is not None else None
+
+    def by_mrn(self, mrn: str) -> list[Case]:
+        """Every case of a patient, oldest first."""
+        return [k for k in self.all() if k.patient.mrn == mrn]
+
+    def _remember(self, case: Case) -> None:
+        old = self._cases.get(case.case_id)
+        if old is not None and old.order.accession != case.order.accession:
+            self._by_accession.pop(old.order.accession, None)
+        self._cases[case.case_id] = case
+        self._by_accession[case.order.accession] = case.case_id
 
     def active_in_room(self, room: str) -> Case | None:
         """The room's case that has started (checked in) and not ended; else None."""
@@ -171,7 +182,7 @@ class CaseService:
                 await hook(session, records, final)
 
         def committed() -> None:
-            self._cases[case_id] = final
+            self._remember(final)
             self.bus.publish(CaseChanged(final, tuple(records)))
 
         await self.db.write(job, after_commit=committed)
@@ -182,4 +193,4 @@ class CaseService:
             records = await case_store.load(session, case_id)
         case = replay(case_id, (r.event for r in records))
         if case is not None:
-            self._cases[case_id] = case
+            self._remember(case)
