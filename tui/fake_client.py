@@ -1,0 +1,98 @@
+"""An in-process `SuiteClient` for tests, snapshots and benchmarks (a hand-written fake).
+
+Tests play the service: `publish` a topic and a JSON payload exactly as the service would
+(they go through the same decoding as over MQTT), answer commands with `answer`, and drop or
+restore the connection with `disconnect` / `connect`. Every command sent is kept in `sent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tui.client import OFFLINE
+from tui.inbox import Inbox
+from tui.views import AlarmUpdate, ConnectionStatus, Link, Reading, Reply, RoomState, ServiceStatus
+
+Answer = Callable[[str, dict[str, Any]], Reply | Awaitable[Reply]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FakeSuiteClient:
+    def __init__(
+        self,
+        *,
+        user: str = "tech1",
+        site: str = "main",
+        clock: Callable[[], datetime] = _utc_now,
+        connected: bool = True,
+    ) -> None:
+        self.user, self.site = user, site
+        self.where = "in-process fake"
+        self.inbox = Inbox(user=user, clock=clock)
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.answer: Answer = lambda action, fields: Reply("", True, {"phase": "?"})
+        self.connected = connected
+        self._ids = 0
+        self._stop = asyncio.Event()
+        if connected:
+            self.inbox.link(Link.CONNECTED, "connected to the fake service")
+
+    # ---- the service's side ---------------------------------------------------------------
+
+    def publish(self, topic: str, payload: Mapping[str, Any] | list[Any] | str | bytes) -> None:
+        """A message from the service (topic below `procsuite/<site>/`)."""
+        if isinstance(payload, bytes):
+            data = payload
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = json.dumps(payload).encode()
+        self.inbox.handle(topic, data)
+
+    def disconnect(self, why: str = "connection lost") -> None:
+        self.connected = False
+        self.inbox.link(Link.DISCONNECTED, why, attempt=1)
+
+    def connect(self) -> None:
+        self.connected = True
+        self.inbox.link(Link.CONNECTED, "connected to the fake service", resync=True)
+
+    # ---- SuiteClient --------------------------------------------------------------------------
+
+    def states(self) -> AsyncIterator[RoomState]:
+        return aiter(self.inbox.states)
+
+    def alarms(self) -> AsyncIterator[AlarmUpdate]:
+        return aiter(self.inbox.alarms)
+
+    def readings(self) -> AsyncIterator[Reading]:
+        return aiter(self.inbox.readings)
+
+    def links(self) -> AsyncIterator[ConnectionStatus | ServiceStatus]:
+        return aiter(self.inbox.links)
+
+    def counters(self) -> Mapping[str, int]:
+        return self.inbox.counters()
+
+    async def send(self, action: str, **fields: Any) -> Reply:
+        self._ids += 1
+        command_id = f"{self.user}-fake-{self._ids}"
+        if not self.connected:
+            return Reply(command_id, False, error="not connected to the service", rule=OFFLINE)
+        self.sent.append((action, dict(fields)))
+        answered = self.answer(action, dict(fields))
+        reply = await answered if isinstance(answered, Awaitable) else answered
+        return Reply(command_id, reply.ok, reply.result, reply.error, reply.rule)
+
+    async def run(self) -> None:
+        await self._stop.wait()
+
+    def close(self) -> None:
+        self._stop.set()

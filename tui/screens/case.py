@@ -1,0 +1,181 @@
+"""The case screen of one room: timeline, checklist and time-out, levels, cement countdown,
+images and dose; `l` logs a step with a short form, `n` the suggested next one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+
+from tui import case_text, labels, step_guide
+from tui.model import SuiteModel
+from tui.screens.base import ROOMS, SuiteScreen
+from tui.screens.forms import AskForm, StepForm, StepPicker
+from tui.views import CaseView, Reply
+from tui.widgets import ResultLine
+
+
+class CaseScreen(SuiteScreen):
+    BINDINGS = [
+        Binding("l", "log_step", "Log step"),
+        Binding("n", "next_step", "Next step"),
+        Binding("v", "vitals", "Vitals"),
+        Binding("left_square_bracket", "room(-1)", "Prev room", key_display="[", group=ROOMS),
+        Binding("right_square_bracket", "room(1)", "Next room", key_display="]", group=ROOMS),
+    ]
+
+    # How long `n` / `l` wait for the snapshot that shows the step just logged.
+    CATCH_UP_S = 3.0
+
+    def __init__(self, room: str) -> None:
+        super().__init__(name="case")
+        self.room = room
+        self._expected: tuple[str, int] | None = None  # (case id, version) the service reported
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="case-head", classes="head")
+        yield Static(id="cement", classes="cement")
+        yield ResultLine(id="result")
+        with VerticalScroll(id="case-body"), Horizontal(id="case-cols"):
+            with Vertical(classes="col"):
+                yield Static(id="levels", classes="panel")
+                yield Static(id="images", classes="panel")
+                yield Static(id="timeline", classes="panel")
+            with Vertical(classes="col"):
+                yield Static(id="phases", classes="panel")
+                yield Static(id="checklist", classes="panel")
+
+    @property
+    def case(self) -> CaseView | None:
+        state = self.suite.model.rooms.get(self.room or "")
+        return state.case if state is not None else None
+
+    def draw(self, model: SuiteModel, now: datetime) -> None:
+        tz = self.suite.tz
+        case = self.case
+        if case is None:
+            text = Text(f"{self.room}: no open case", style="bold")
+            text.append(" (press l to check in a scheduled case by its accession number)")
+            if self.room not in model.rooms:
+                text = Text(f"{self.room}: no room state received yet", style="bold")
+            self.put("#case-head", text)
+            for panel in ("#cement", "#phases", "#checklist", "#levels", "#images", "#timeline"):
+                self.put(panel, "")
+            return
+        text = case_text.header(case, now, tz)
+        if model.room_stale(self.room or "", now):
+            text = Text("STALE", style=labels.STALE_STYLE) + Text(" ") + text
+        self.put("#case-head", text)
+        self.put("#cement", case_text.cement(case, now, tz))
+        self.put("#phases", case_text.phases(case, tz))
+        self.put("#checklist", case_text.checklist(case, tz))
+        self.put("#levels", case_text.levels(case, tz))
+        self.put("#images", case_text.images_and_dose(case, tz))
+        self.put("#timeline", case_text.timeline(case, tz))
+
+    # ---- actions --------------------------------------------------------------------------
+
+    def action_vitals(self) -> None:
+        if self.room:
+            self.suite.open_vitals(self.room)
+
+    def action_room(self, offset: int) -> None:
+        room = self.step_room(offset)
+        if room is not None and room != self.room:
+            self.suite.open_case(room)
+
+    def action_log_step(self) -> None:
+        def pick(case: CaseView) -> None:
+            self.app.push_screen(StepPicker(step_guide.suggest(case)[0]), self._picked)
+
+        self._when_current(pick)
+
+    def action_next_step(self) -> None:
+        self._when_current(lambda case: self._picked(step_guide.suggest(case)[0]))
+
+    def _when_current(self, then: Callable[[CaseView], None]) -> None:
+        """Run `then` on the case once the screen shows every step logged from here (the
+        service's snapshot follows its reply by up to half a second)."""
+        case = self.case
+        if case is None:
+            self._check_in()
+        elif self._is_current(case):
+            then(case)
+        else:
+            self.run_worker(self._catch_up(then), group="catch-up", exclusive=True)
+
+    def _is_current(self, case: CaseView) -> bool:
+        expected = self._expected
+        return expected is None or case.case_id != expected[0] or case.version >= expected[1]
+
+    async def _catch_up(self, then: Callable[[CaseView], None]) -> None:
+        line = self.query_one(ResultLine)
+        line.pending("waiting for the service's update of the case")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.CATCH_UP_S
+        while loop.time() < deadline:
+            case = self.case
+            if case is not None and self._is_current(case):
+                line.display = False
+                then(case)
+                return
+            await asyncio.sleep(0.05)
+        line.problem("the case on screen is behind the service; check it and try again")
+
+    def _check_in(self) -> None:
+        """No open case here: check in a scheduled one by its accession number (the room
+        snapshot lists only cases that have started)."""
+        form = AskForm(
+            f"Check in a scheduled case in {self.room}",
+            [("accession", "accession number of the order (or the case id)")],
+        )
+        self.app.push_screen(form, self._checked_in)
+
+    def _checked_in(self, filled: dict[str, Any] | None) -> None:
+        if filled is None:
+            return
+        accession = filled["accession"]
+        line = self.query_one(ResultLine)
+        fields = {"case_id": accession, "step": "check-in", "fields": {}}
+        self.suite.command(f"check-in of {accession}", "log_step", line, **fields)
+
+    def _picked(self, step: str | None) -> None:
+        case = self.case
+        if step is None or case is None:
+            return
+        values = step_guide.prefill(step, case, user=self.suite.client.user)
+        form = StepForm(
+            step,
+            values,
+            title=f"{step}: {case.room} {case.procedure} {', '.join(case.levels)}",
+            now=self.suite.now,
+            tz=self.suite.tz,
+        )
+        self.app.push_screen(form, lambda filled: self._log(case.case_id, step, filled))
+
+    def _log(self, case_id: str, step: str, filled: dict[str, Any] | None) -> None:
+        if filled is None:
+            return
+        fields = {"case_id": case_id, "step": step, "fields": filled["fields"]}
+        if filled.get("at") is not None:
+            fields["at"] = filled["at"]
+        self.suite.command(
+            f"{step} on {self.room}",
+            "log_step",
+            self.query_one(ResultLine),
+            on_reply=self._logged,
+            **fields,
+        )
+
+    def _logged(self, reply: Reply) -> None:
+        version = reply.result.get("version")
+        case_id = reply.result.get("case_id")
+        if reply.ok and isinstance(version, int) and isinstance(case_id, str):
+            self._expected = (case_id, version)

@@ -1,0 +1,178 @@
+"""Vitals and alarms of one room: live numbers with trends and limits, the open alarms by
+priority (text and colour), acknowledge with `a`, adjust a limit for this patient with `l`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Sparkline, Static
+
+from suite.domain.alarms.parameters import Param
+from tui import labels
+from tui.model import SuiteModel
+from tui.screens.base import ROOMS, SuiteScreen
+from tui.screens.forms import LimitForm
+from tui.widgets import ResultLine
+
+
+class VitalsScreen(SuiteScreen):
+    BINDINGS = [
+        Binding("a", "acknowledge", "Ack"),
+        Binding("l", "adjust_limit", "Limit"),
+        Binding("c", "case", "Case"),
+        Binding("left_square_bracket", "room(-1)", "Prev room", key_display="[", group=ROOMS),
+        Binding("right_square_bracket", "room(1)", "Next room", key_display="]", group=ROOMS),
+    ]
+
+    def __init__(self, room: str) -> None:
+        super().__init__(name="vitals")
+        self.room = room
+        self._alarm_rows: list[str] = []
+        self._alarm_sig: tuple[Any, ...] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="vitals-head", classes="head")
+        with Vertical(id="params"):
+            for p in Param:
+                with Horizontal(classes="param", id=f"row-{p.value}"):
+                    yield Static(classes="param-value", id=f"value-{p.value}")
+                    yield Sparkline([], id=f"trend-{p.value}", classes="trend")
+                    yield Static(classes="param-limits", id=f"limits-{p.value}")
+        yield ResultLine(id="result")
+        alarms: DataTable[Text] = DataTable(id="alarms", cursor_type="row", cell_padding=1)
+        yield alarms
+        yield Static(id="alarm-log", classes="log")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#alarms", DataTable)
+        table.add_column("Priority", key="priority", width=8)
+        table.add_column("State", key="state", width=17)
+        table.add_column("Since", key="since", width=8)
+        table.add_column("Alarm", key="message")
+        super().on_mount()
+
+    def draw(self, model: SuiteModel, now: datetime) -> None:
+        room = self.room or ""
+        state = model.rooms.get(room)
+        head = Text(f"{room} vitals and alarms", style="bold")
+        if state is not None and state.case is not None:
+            head.append(
+                f"  {state.case.procedure} {', '.join(state.case.levels)}  phase {state.case.phase}"
+            )
+        if model.room_stale(room, now):
+            head.append("  STALE", style=labels.STALE_STYLE)
+        self.put("#vitals-head", head)
+        adjusted = {a.parameter: a for a in state.adjusted_limits} if state else {}
+        for p in Param:
+            key = p.value
+            current = model.current(room, key)
+            shown = Text(f"{labels.label(key):<9}", style="bold")
+            shown.append(
+                f"{labels.value(key, current.value if current else None):>5} {labels.unit(key):<4}"
+            )
+            if current is not None and current.at is not None:
+                age = (now - current.at).total_seconds()
+                if age > 30:
+                    shown.append(f" {labels.duration(age)} old", style="bold")
+            self.put(f"#value-{key}", shown)
+            trend = model.trend(room, key)
+            self.query_one(f"#trend-{key}", Sparkline).data = trend if len(trend) > 1 else []
+            limit = state.limits.get(key) if state else None
+            limit_text = Text(
+                "limits "
+                + (labels.limits(key, limit.low, limit.high) if limit else "not published")
+            )
+            if key in adjusted:
+                a = adjusted[key]
+                limit_text.append(f" set by {a.user}: {a.reason}", style="italic")
+            self.put(f"#limits-{key}", limit_text)
+        self._draw_alarms(model, now)
+
+    def _draw_alarms(self, model: SuiteModel, now: datetime) -> None:
+        tz = self.suite.tz
+        table = self.query_one("#alarms", DataTable)
+        alarms = model.active_alarms(self.room)
+        self.put("#alarm-log", self._log_text(model))
+        signature = tuple((a, labels.clock_time(a.acknowledged_at, tz)) for a in alarms)
+        if signature == self._alarm_sig:
+            return
+        self._alarm_sig = signature
+        rows = [a.alarm_id for a in alarms]
+        cursor = self.highlighted_alarm()
+        table.clear()
+        for a in alarms:
+            table.add_row(
+                labels.priority(a.priority),
+                Text(labels.alarm_state(a, tz), style="bold" if a.needs_ack else ""),
+                labels.clock_time(a.raised_at, tz),
+                a.message,
+                key=a.alarm_id,
+            )
+        if not alarms:
+            table.add_row(Text("none"), "", "", "no open alarms in this room", key="")
+        self._alarm_rows = rows
+        if cursor in rows:
+            table.move_cursor(row=rows.index(cursor))
+
+    def _log_text(self, model: SuiteModel) -> Text:
+        """The room's last alarm events: who acknowledged, what cleared, which limit moved."""
+        tz = self.suite.tz
+        text = Text("Recent: ", style="bold")
+        recent = [u for u in model.alarm_log if u.room == self.room][-3:]
+        if not recent:
+            text.append("no alarm events since this terminal connected", style="dim")
+        for u in reversed(recent):
+            what = u.alarm.message if u.alarm is not None else ""
+            if u.limit is not None:
+                lim = u.limit
+                what = f"{labels.label(lim.parameter)} limits {labels.limits(lim.parameter, lim.low, lim.high)} ({lim.reason})"
+            who = f" by {u.user}" if u.user else ""
+            text.append(f"{labels.clock_time(u.at, tz)} {u.event.replace('_', ' ')}{who}: {what}; ")
+        return text
+
+    def highlighted_alarm(self) -> str | None:
+        if not self._alarm_rows:
+            return None
+        table = self.query_one("#alarms", DataTable)
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return str(row_key.value) if row_key.value else None
+
+    # ---- actions --------------------------------------------------------------------------
+
+    def action_acknowledge(self) -> None:
+        line = self.query_one(ResultLine)
+        alarm_id = self.highlighted_alarm()
+        alarm = self.suite.model.alarms.get(alarm_id or "")
+        if alarm is None:
+            waiting = [a for a in self.suite.model.active_alarms(self.room) if a.needs_ack]
+            if not waiting:
+                line.problem(f"no alarm waiting for acknowledgement in {self.room}")
+                return
+            alarm = waiting[0]
+        what = f"acknowledge {alarm.priority.value} alarm '{alarm.message}'"
+        self.suite.command(what, "ack_alarm", line, alarm_id=alarm.alarm_id)
+
+    def action_adjust_limit(self) -> None:
+        room = self.room or ""
+        self.app.push_screen(LimitForm(room), self._adjust)
+
+    def _adjust(self, filled: dict[str, Any] | None) -> None:
+        if filled is None:
+            return
+        low, high = filled["low"], filled["high"]
+        what = f"{filled['parameter']} limits {low if low is not None else '-'}-{high if high is not None else '-'} in {filled['room']}"
+        self.suite.command(what, "adjust_limit", self.query_one(ResultLine), **filled)
+
+    def action_case(self) -> None:
+        if self.room:
+            self.suite.open_case(self.room)
+
+    def action_room(self, offset: int) -> None:
+        room = self.step_room(offset)
+        if room is not None and room != self.room:
+            self.suite.open_vitals(room)

@@ -1,0 +1,97 @@
+"""Widgets every screen shows: the connection bar, the high-priority alarm banner, the answer
+to the last command."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui import labels
+from tui.client import OFFLINE, TIMEOUT
+from tui.model import SuiteModel
+from tui.views import Link, Reply
+
+BANNER_LINES = 2
+
+
+class StatusBar(Static):
+    """Who is logged in, the link to the service, and STALE when it is lost."""
+
+    def show(
+        self, model: SuiteModel, *, user: str, where: str, now: datetime, tz: tzinfo | None
+    ) -> None:
+        link = model.link
+        text = Text()
+        text.append(f" procsuite  {user} ", style="bold")
+        if link is None or (link.link is Link.CONNECTING and model.stale_since is None):
+            text.append(f" CONNECTING to {where}", style="bold")
+            if link is not None and link.attempt > 1:
+                text.append(f" (attempt {link.attempt})")
+            self.set_class(False, "-lost")
+        elif link.link is Link.CONNECTED:
+            text.append(f" CONNECTED {where}")
+            self.set_class(False, "-lost")
+        else:
+            since = labels.clock_time(model.stale_since or link.at, tz)
+            text.append(f" CONNECTION LOST {since} - data STALE - reconnecting", style="bold")
+            if link.attempt:
+                text.append(f" (attempt {link.attempt})")
+            self.set_class(True, "-lost")
+        if model.service is not None and model.service.online is False:
+            text.append("  SERVICE OFFLINE", style="bold reverse")
+        text.append(f"  {labels.clock_time(now, tz)}")
+        self.update(text)
+
+
+class AlarmBanner(Static):
+    """The high-priority alarms of every room; hidden when there are none."""
+
+    def show(self, model: SuiteModel, *, tz: tzinfo | None) -> None:
+        alarms = model.banner_alarms()
+        self.display = bool(alarms)
+        if not alarms:
+            return
+        text = Text()
+        for i, alarm in enumerate(alarms[:BANNER_LINES]):
+            if i:
+                text.append("\n")
+            text.append_text(labels.alarm_line(alarm, tz))
+        if len(alarms) > BANNER_LINES:
+            text.append(f"  (+{len(alarms) - BANNER_LINES} more high alarms: see the board)")
+        if not model.connected:
+            text.append("  STALE", style=labels.STALE_STYLE)
+        self.update(text)
+
+
+class ResultLine(Static):
+    """The answer to the last command: done, or REFUSED with the rule in words."""
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    def pending(self, what: str) -> None:
+        self.display = True
+        self.set_class(False, "-refused")
+        self.update(Text(f"sending: {what} ..."))
+
+    def show_reply(self, what: str, reply: Reply) -> None:
+        self.display = True
+        if reply.ok:
+            self.set_class(False, "-refused")
+            self.update(Text(f"DONE {what}"))
+            return
+        self.set_class(True, "-refused")
+        # Only the service refuses; a command that never reached it says so instead.
+        word = {OFFLINE: "NOT SENT", TIMEOUT: "NO ANSWER"}.get(reply.rule, "REFUSED")
+        text = Text(word, style=labels.REFUSED_STYLE)
+        text.append(f" {what}: {reply.error}", style="bold")
+        if reply.rule:
+            text.append(f" [{reply.rule}]")
+        self.update(text)
+
+    def problem(self, message: str) -> None:
+        self.display = True
+        self.set_class(True, "-refused")
+        self.update(Text(f"NOT SENT: {message}", style="bold"))
