@@ -83,7 +83,10 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
-            f"{self.extra_config}"
+            # As root, mosquitto drops to its own user and then cannot save its database in
+            # our private directory: retained messages and sessions would not survive restart().
+            + ("user root\n" if os.geteuid() == 0 and "user " not in self.extra_config else "")
+            + f"{self.extra_config}"
         )
         self._log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115  (closed in stop())
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=self._log, stderr=self._log)
