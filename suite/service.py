@@ -47,6 +47,16 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     """The adapters this configuration asks for. Each adapter adds itself here."""
     components: list[Component] = []
     # -- adapters: one line each --
+    if ctx.settings.dicom.enabled:
+        from adapters.dicom.component import DicomAdapter
+
+        components.append(DicomAdapter(ctx))
+    from adapters.mqtt.wiring import components as mqtt_components
+
+    components += mqtt_components(ctx)
+    from adapters.hl7.component import hl7_components
+
+    components += hl7_components(ctx)
     return components
 
 

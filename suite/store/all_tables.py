@@ -3,4 +3,6 @@
 Each feature that adds tables adds its module here.
 """
 
-from suite.store import tables  # noqa: F401
+import suite.store.dicom  # noqa: F401
+import suite.store.hl7  # noqa: F401
+from suite.store import alarms, tables, vitals  # noqa: F401

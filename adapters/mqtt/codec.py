@@ -1,0 +1,242 @@
+"""The MQTT wire format, pure and synchronous: payload bytes <-> domain values.
+
+Vitals (docs/mqtt.md):
+
+    {"ts": "2026-11-24T09:12:03.250Z", "seq": 1234,
+     "values": {"hr": 72, "spo2": 97, "nibp_sys": 121, ...},
+     "units": {"temp": "°C"}}                      # optional, checked when present
+
+A message is rejected whole (`PayloadError`) only when it cannot be read at all; a bad value
+drops that value alone and is reported as a `Problem`, so one wrong parameter never hides the
+others. A number outside the parameter's physical range stays in the sample (the alarm engine
+owns the "implausible" alarm) and is reported as a Problem too. Nothing here logs or counts:
+the caller (ingest.py) does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from suite.domain.alarms.engine import VitalSample
+from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
+
+# Kinds of bad input; the counters and technical alarms use these names.
+OVERSIZE = "oversize"
+MALFORMED = "malformed"
+BAD_VALUE = "bad_value"
+UNKNOWN_PARAMETER = "unknown_parameter"
+WRONG_UNIT = "wrong_unit"
+IMPLAUSIBLE = "implausible"
+MALFORMED_STATUS = "malformed_status"
+
+
+class PayloadError(Exception):
+    """A payload that cannot be read at all; `kind` is one of the kinds above."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One value of a readable message that was dropped, and why (for people)."""
+
+    kind: str
+    param: Param | None
+    key: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedVitals:
+    sample: VitalSample
+    problems: tuple[Problem, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Spellings of each display unit that mean the same thing (lower case, no spaces).
+_UNIT_ALIASES: dict[str, frozenset[str]] = {
+    "/min": frozenset(
+        {"/min", "1/min", "min-1", "/minute", "bpm", "rpm", "{beats}/min", "{breaths}/min",
+         "beats/min", "breaths/min", "{beat}/min", "{breath}/min"}
+    ),
+    "%": frozenset({"%", "percent"}),
+    "mmHg": frozenset({"mmhg", "mm[hg]"}),
+    "°C": frozenset({"°c", "cel", "degc", "celsius", "c"}),
+}  # fmt: skip
+
+
+_BY_KEY: dict[str, tuple[Param, ParamInfo]] = {p.value: (p, info) for p, info in PARAMETERS.items()}
+
+
+def unit_matches(info: ParamInfo, unit: str) -> bool:
+    """Whether `unit` (as a device wrote it) is the parameter's documented unit."""
+    spelled = unit.strip().lower().replace(" ", "")
+    aliases = _UNIT_ALIASES.get(info.unit, frozenset())
+    return spelled in aliases or spelled in (info.unit.lower(), info.ucum.lower())
+
+
+def parse_time(text: Any, *, where: str) -> datetime:
+    """An ISO 8601 time with a zone, in UTC; `PayloadError` (malformed) otherwise."""
+    if not isinstance(text, str):
+        raise PayloadError(MALFORMED, f"{where} must be an ISO 8601 time text, got {text!r:.40}")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadError(MALFORMED, f"{where} {text!r:.40} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise PayloadError(MALFORMED, f"{where} {text!r:.40} has no time zone (add Z or +01:00)")
+    return value.astimezone(UTC)
+
+
+def load_json(payload: bytes, *, max_bytes: int, what: str) -> Any:
+    """The JSON value of `payload`, refused unread when larger than `max_bytes`."""
+    if len(payload) > max_bytes:
+        raise PayloadError(OVERSIZE, f"{what} of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise PayloadError(MALFORMED, f"{what} is not JSON: {exc}"[:200]) from None
+
+
+def decode_vitals(room: str, device: str, payload: bytes, *, max_bytes: int) -> DecodedVitals:
+    """The sample of one vitals message; values that cannot be used are in `problems`."""
+    data = load_json(payload, max_bytes=max_bytes, what="vitals message")
+    if not isinstance(data, dict):
+        raise PayloadError(MALFORMED, "vitals message must be a JSON object")
+    if "ts" not in data:
+        raise PayloadError(MALFORMED, "vitals message has no ts (device time)")
+    at = parse_time(data["ts"], where="ts")
+    seq = data.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise PayloadError(MALFORMED, f"seq must be a whole number >= 0, got {seq!r:.40}")
+    raw = data.get("values")
+    if not isinstance(raw, dict):
+        raise PayloadError(MALFORMED, "vitals message needs a values object")
+    units = data.get("units")
+    if units is not None and not isinstance(units, dict):
+        raise PayloadError(MALFORMED, "units must be an object of parameter: unit")
+    values: dict[Param, float | None] = {}
+    problems: list[Problem] = []
+    for key, value in raw.items():
+        known = _BY_KEY.get(key)
+        if known is None:
+            problems.append(Problem(UNKNOWN_PARAMETER, None, key, f"unknown parameter {key!r:.40}"))
+            continue
+        param, info = known
+        if units is not None and key in units:
+            unit = units[key]
+            if not isinstance(unit, str) or not unit_matches(info, unit):
+                problems.append(
+                    Problem(WRONG_UNIT, param, key, f"unit {unit!r:.20}, expected {info.unit}")
+                )
+                continue
+        if value is None:
+            values[param] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(Problem(BAD_VALUE, param, key, f"{value!r:.40} is not a number"))
+            continue
+        number = float(value)
+        if info.physical_min <= number <= info.physical_max:  # the usual case, quickly
+            values[param] = number
+            continue
+        if not math.isfinite(number):
+            problems.append(Problem(BAD_VALUE, param, key, f"{value!r:.40} is not a number"))
+            continue
+        if not info.is_plausible(number):
+            # Kept in the sample: the alarm engine raises and ends "implausible_<param>"
+            # itself; the caller counts it and does not store the value.
+            problems.append(
+                Problem(
+                    IMPLAUSIBLE,
+                    param,
+                    key,
+                    f"{info.format(number)} is outside {info.physical_min:g}-"
+                    f"{info.physical_max:g} {info.unit}",
+                )
+            )
+        values[param] = number
+    extra = {k: v for k, v in data.items() if k not in ("ts", "seq", "values", "units")}
+    return DecodedVitals(VitalSample(room, device, at, values, seq), tuple(problems), extra)
+
+
+def decode_status(payload: bytes) -> bool | None:
+    """True for "online", False for "offline", None for an empty (deleted) retained status."""
+    if not payload:
+        return None
+    word = payload[:64].decode("utf-8", "replace").strip().strip('"').lower()
+    if word == "online":
+        return True
+    if word == "offline":
+        return False
+    raise PayloadError(MALFORMED_STATUS, f"status must be online or offline, got {word[:20]!r}")
+
+
+def to_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; times as ISO 8601 text."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC with a Z, as on the wire."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    id: str
+    action: str
+    body: Mapping[str, Any]
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; answered as {"ok": false, "error", "rule"}."""
+
+    def __init__(self, message: str, *, rule: str, command_id: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+        self.command_id = command_id
+
+
+def decode_command(payload: bytes, *, max_bytes: int) -> CommandRequest:
+    try:
+        data = load_json(payload, max_bytes=max_bytes, what="command")
+    except PayloadError as exc:
+        raise CommandError(exc.message, rule="bad-command") from None
+    if not isinstance(data, dict):
+        raise CommandError("a command must be a JSON object", rule="bad-command")
+    command_id = data.get("id", "")
+    if not isinstance(command_id, str):
+        command_id = str(command_id)
+    action = data.get("action")
+    if not isinstance(action, str) or not action:
+        raise CommandError("a command needs an action", rule="bad-command", command_id=command_id)
+    return CommandRequest(command_id, action, data)
+
+
+def encode_reply(
+    command_id: str, *, result: Any = None, error: CommandError | None = None
+) -> bytes:
+    if error is None:
+        return to_json({"id": command_id, "ok": True, "result": result or {}})
+    return to_json({"id": command_id, "ok": False, "error": error.message, "rule": error.rule})

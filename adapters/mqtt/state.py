@@ -1,0 +1,240 @@
+"""The retained room snapshot on `procsuite/<site>/rooms/<room>/state` (docs/mqtt.md).
+
+One JSON object per room: its open case (phase, levels with their steps, checklist, time-out,
+cement time left, warnings, dose, images, the timeline with who logged what), the latest
+vitals with their times, the limits in force, the devices (online / offline, last sample),
+the open alarms and the input-fault counters. The TUI draws a room from this alone.
+
+`RoomStates` publishes a room when something in it changed, at most once per
+`interval_s` (latest wins; ingest only marks a room dirty and never waits), and every room
+at least every `refresh_s` for the countdowns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from adapters.mqtt import codec
+from adapters.mqtt.ingest import Ingest
+from adapters.mqtt.topics import Topics
+from suite.alarm_records import alarm_view
+from suite.alarm_service import AlarmService
+from suite.bus import Bus
+from suite.case_service import CaseChanged, CaseService
+from suite.domain.case import Case
+from suite.domain.codec import to_data
+from suite.domain.envelope import Recorded
+from suite.domain.policy import WorkflowPolicy
+from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warnings
+from suite.store import cases as case_store
+from suite.store.database import Database
+from suite.timeline import describe
+
+log = logging.getLogger(__name__)
+iso = codec.iso
+
+TIMELINE_MAX = 200
+
+
+class Publisher(Protocol):
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+    ) -> None: ...
+
+
+def timeline_entry(record: Recorded) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "at": iso(record.event.at),
+        "event": type(record.event).__name__,
+        "what": describe(record.event),
+        "actor": record.actor,
+        "source": record.source.value,
+    }
+
+
+def case_summary(
+    case: Case, *, now: datetime, policy: WorkflowPolicy, timeline: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The case part of a room snapshot."""
+    data: dict[str, Any] = to_data(case)
+    by_level = dict(case.levels)
+    levels = []
+    for level in case.order.levels:
+        state = by_level.get(level)
+        entry: dict[str, Any] = {"level": level.name}
+        if state is not None:
+            entry.update(to_data(state))
+            entry["cement_volume_ml"] = state.cement_volume_ml
+        levels.append(entry)
+    data["levels"] = levels
+    data["phase_since"] = iso(case.phase_history[-1][1]) if case.phase_history else None
+    data["phase_history"] = [{"phase": p.value, "at": iso(at)} for p, at in case.phase_history]
+    data["checklist"] = [
+        {"item": item.value, "status": status.value, "detail": detail}
+        for item, status, detail in case.checklist
+    ]
+    data["checklist_missing"] = [i.value for i in case.missing_checklist_items()]
+    left = cement_time_left_s(case, now, policy)
+    data["cement_time_left_s"] = None if left is None else round(left, 1)
+    data["cement_working_time_s"] = policy.cement_working_time_s
+    elapsed = procedure_elapsed_s(case, now)
+    data["procedure_elapsed_s"] = None if elapsed is None else round(elapsed, 1)
+    data["warnings"] = [
+        {"kind": w.kind.value, "message": w.message} for w in warnings(case, now, policy)
+    ]
+    data["timeline"] = timeline
+    return data
+
+
+class RoomStates:
+    def __init__(
+        self,
+        *,
+        topics: Topics,
+        rooms: list[str],
+        cases: CaseService,
+        alarms: AlarmService,
+        ingest: Ingest,
+        db: Database,
+        bus: Bus,
+        clock: Callable[[], datetime],
+        policy: WorkflowPolicy,
+        interval_s: float = 0.5,
+        refresh_s: float = 10.0,
+    ) -> None:
+        self.topics = topics
+        self.rooms = rooms
+        self.cases = cases
+        self.alarms = alarms
+        self.ingest = ingest
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.interval_s = interval_s
+        self.refresh_s = refresh_s
+        self._dirty: set[str] = set(rooms)
+        self._last_sent: dict[str, float] = {}
+        self._timelines: dict[str, list[dict[str, Any]]] = {}
+        self._feed = bus.subscribe("mqtt-room-state", CaseChanged, maxsize=10_000, lossy=True)
+        self._seen_drops = 0
+        self.published = 0
+
+    def mark(self, room: str) -> None:
+        """Something in `room` changed; its snapshot goes out within `interval_s`."""
+        self._dirty.add(room)
+
+    def mark_all(self) -> None:
+        self._dirty.update(self.rooms)
+        self._last_sent.clear()
+
+    # ---- the snapshot -----------------------------------------------------------------------
+
+    async def _timeline(self, case: Case) -> list[dict[str, Any]]:
+        found = self._timelines.get(case.case_id)
+        if found is None or not found or found[-1]["seq"] != case.version:
+            async with self.db.session() as session:
+                records = await case_store.load(session, case.case_id)
+            found = [timeline_entry(r) for r in records][-TIMELINE_MAX:]
+            self._timelines[case.case_id] = found
+        return found
+
+    def _on_case(self, change: CaseChanged) -> None:
+        case = change.case
+        if case.phase.is_final:
+            self._timelines.pop(case.case_id, None)
+        else:
+            found = self._timelines.get(case.case_id)
+            if found and change.records and change.records[0].seq == found[-1]["seq"] + 1:
+                found.extend(timeline_entry(r) for r in change.records)
+                del found[:-TIMELINE_MAX]
+            # otherwise the cached timeline is behind; `_timeline` reloads it when needed
+        self.mark(case.room)
+
+    async def snapshot(self, room: str) -> dict[str, Any]:
+        now = self.clock()
+        case = self.cases.active_in_room(room)
+        engine = self.alarms.engine
+        vitals = {
+            param.value: {"value": value, "at": iso(at), "device": device}
+            for param, (value, at, device) in self.ingest.latest.get(room, {}).items()
+        }
+        devices = {}
+        for (r, name), dev in self.ingest.devices.items():
+            if r == room:
+                devices[name] = {
+                    "online": dev.online,
+                    "last_sample_at": iso(dev.last_at),
+                    "last_received_at": iso(dev.last_received),
+                    "last_seq": dev.last_seq,
+                    "samples": dev.samples,
+                }
+        limits = {
+            p.value: {"low": lim.low, "high": lim.high, "delay_s": lim.delay_s}
+            for p, lim in engine.limits(room).items()
+        }
+        return {
+            "room": room,
+            "at": iso(now),
+            "case": (
+                case_summary(case, now=now, policy=self.policy, timeline=await self._timeline(case))
+                if case is not None
+                else None
+            ),
+            "vitals": vitals,
+            "limits": limits,
+            "adjusted_limits": [
+                {
+                    "parameter": a.parameter,
+                    "low": a.low,
+                    "high": a.high,
+                    "user": a.user,
+                    "reason": a.reason,
+                    "at": iso(a.at),
+                }
+                for a in engine.adjusted_limits(room)
+            ],  # fmt: skip
+            "baseline": {p.value: v for p, v in engine.baseline(room).items()},
+            "devices": devices,
+            "alarms": [alarm_view(a) for a in self.alarms.active(room)],
+            "vitals_stable_since": iso(self.alarms.vitals_stable_since(room)),
+            "counters": {
+                "faults": self.ingest.room_counters(room),
+                "samples_not_stored": self.ingest.recorder.dropped.get(room, 0),
+            },
+        }
+
+    # ---- publishing -------------------------------------------------------------------------
+
+    async def follow_cases(self) -> None:
+        """Keep the timelines current (runs whether or not the broker is connected)."""
+        while True:
+            change = await self._feed.get()
+            if self._feed.dropped != self._seen_drops:
+                self._seen_drops = self._feed.dropped
+                self._timelines.clear()
+            self._on_case(change)
+
+    async def pump(self, client: Publisher) -> None:
+        """Publish dirty rooms (rate-limited) while connected; returns only by error."""
+        loop = asyncio.get_running_loop()
+        self.mark_all()
+        while True:
+            now = loop.time()
+            for room in self.rooms:
+                last = self._last_sent.get(room)
+                due = last is None or now - last >= self.refresh_s
+                if (room in self._dirty and (last is None or now - last >= self.interval_s)) or due:
+                    self._dirty.discard(room)
+                    self._last_sent[room] = now
+                    payload = codec.to_json(await self.snapshot(room))
+                    await client.publish(self.topics.state(room), payload, qos=1, retain=True)
+                    self.published += 1
+            await asyncio.sleep(self.interval_s / 2)
+
+    def close(self) -> None:
+        self._feed.close()

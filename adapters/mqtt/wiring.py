@@ -1,0 +1,151 @@
+"""Builds the MQTT side of the service: the embedded broker (when configured), the alarm
+service, the vitals recorder, ingest, the room states, the alarm outbox, the command channel
+and the runner that connects them to the broker. suite/service.py calls `components`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.mqtt import codec
+from adapters.mqtt.broker import EmbeddedBroker
+from adapters.mqtt.commands import CommandChannel
+from adapters.mqtt.ingest import Ingest
+from adapters.mqtt.outbox import AlarmOutbox
+from adapters.mqtt.runner import MqttRunner
+from adapters.mqtt.state import RoomStates
+from adapters.mqtt.topics import Topics
+from suite.alarm_service import AlarmService
+from suite.roles import Permissions
+from suite.service import Component, ServiceContext
+from suite.vitals_service import VitalsRecorder
+
+
+@dataclass
+class MqttParts:
+    alarms: AlarmService
+    recorder: VitalsRecorder
+    ingest: Ingest
+    states: RoomStates
+    outbox: AlarmOutbox
+    commands: CommandChannel
+    runner: MqttRunner
+    broker: EmbeddedBroker | None = None
+    components: list[Component] = field(default_factory=list)
+
+
+def build(ctx: ServiceContext) -> MqttParts:
+    s = ctx.settings
+    m = s.mqtt
+    topics = Topics(s.topic_root)
+    broker = EmbeddedBroker(s.mqtt_url) if m.embedded else None
+    alarms = AlarmService(
+        db=ctx.db,
+        bus=ctx.bus,
+        cases=ctx.cases,
+        clock=ctx.clock,
+        config=s.alarms.engine_config(),
+        rooms=s.rooms,
+        tick_s=s.alarms.tick_s,
+    )
+    recorder = VitalsRecorder(ctx.db, queue_size=m.vitals_queue, batch=m.vitals_batch)
+    ingest = Ingest(
+        rooms=s.rooms,
+        alarms=alarms,
+        recorder=recorder,
+        clock=ctx.clock,
+        max_payload_bytes=m.max_payload_bytes,
+        fault_clear_s=m.fault_clear_s,
+    )
+    states = RoomStates(
+        topics=topics,
+        rooms=s.rooms,
+        cases=ctx.cases,
+        alarms=alarms,
+        ingest=ingest,
+        db=ctx.db,
+        bus=ctx.bus,
+        clock=ctx.clock,
+        policy=ctx.cases.policy,
+        interval_s=m.state_interval_s,
+        refresh_s=m.state_refresh_s,
+    )
+    ingest.on_change = states.mark
+    alarms.listeners.append(states.mark)
+    outbox = AlarmOutbox(
+        topics=topics, rooms=s.rooms, db=ctx.db, bus=ctx.bus, clock=ctx.clock,
+        maxsize=m.alarm_outbox,
+    )  # fmt: skip
+    commands = CommandChannel(
+        users=s.users,
+        permissions=Permissions.with_overrides(m.permissions),
+        cases=ctx.cases,
+        alarms=alarms,
+        clock=ctx.clock,
+        resync=states.mark_all,
+        max_payload_bytes=m.max_payload_bytes,
+    )
+    parts = MqttParts(alarms, recorder, ingest, states, outbox, commands, None, broker)  # type: ignore[arg-type]
+    parts.runner = MqttRunner(
+        url=s.mqtt_url,
+        client_id=m.client_id,
+        topics=topics,
+        ingest=ingest,
+        commands=commands,
+        outbox=outbox,
+        states=states,
+        status=lambda: service_status(parts, ctx),
+        username=m.username,
+        password=m.password,
+        reconnect_min_s=m.reconnect_min_s,
+        reconnect_max_s=m.reconnect_max_s,
+        status_interval_s=m.status_interval_s,
+        broker_ready=broker.started if broker is not None else None,
+    )
+    parts.components = [
+        c for c in (broker, alarms, recorder, commands, parts.runner) if c is not None
+    ]
+    return parts
+
+
+def components(ctx: ServiceContext) -> list[Component]:
+    return build(ctx).components
+
+
+def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
+    """The service's status and counters for `procsuite/<site>/status` (retained)."""
+    ingest, recorder, alarms = parts.ingest, parts.recorder, parts.alarms
+    return {
+        "online": True,
+        "at": codec.iso(ctx.clock()),
+        "site": ctx.settings.site,
+        "rooms": ctx.settings.rooms,
+        "connections": parts.runner.connections,
+        "ingest": {
+            "received": ingest.received,
+            "accepted": ingest.accepted,
+            "faults": dict(ingest.totals),
+            "unknown_rooms": dict(ingest.unknown_rooms),
+            "handler_errors": parts.runner.handler_errors,
+        },
+        "store": {
+            "queued": recorder.queued,
+            "written": recorder.written,
+            "dropped": sum(recorder.dropped.values()),
+            "write_failures": recorder.write_failures,
+        },
+        "alarms": {
+            "open": len(alarms.active()),
+            "stored": alarms.stored,
+            "queued": alarms.queued,
+            "overflows": alarms.overflows,
+            "published": parts.outbox.published,
+        },
+        "commands": {
+            "handled": parts.commands.handled,
+            "refused": parts.commands.refused,
+            "replies_dropped": parts.commands.replies_dropped,
+        },
+        "states_published": parts.states.published,
+    }
