@@ -26,6 +26,7 @@ from suite.domain.alarms.model import (
     AlarmAcknowledged,
     AlarmCleared,
     AlarmConditionEnded,
+    AlarmConditionReturned,
     AlarmEvent,
     AlarmRaised,
     Category,
@@ -182,7 +183,11 @@ class AlarmJournal:
                 return None, None
             tracked = found
             tracked.alarm.apply(event)
-            if isinstance(event, AlarmConditionEnded | AlarmCleared):
+            if isinstance(event, AlarmConditionReturned):
+                # The condition is back: the alarm is no longer "ended", so a later end
+                # (and the room's calm-since) counts from that later end, not the first.
+                tracked.ended_at = None
+            elif isinstance(event, AlarmConditionEnded | AlarmCleared):
                 tracked.ended_at = tracked.ended_at or event.at
                 if tracked.alarm.category is Category.PHYSIOLOGICAL:
                     calm = self.calm.get(event.room)

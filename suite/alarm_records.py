@@ -15,6 +15,7 @@ from suite.domain.alarms.model import (
     AlarmAcknowledged,
     AlarmCleared,
     AlarmConditionEnded,
+    AlarmConditionReturned,
     AlarmEscalated,
     AlarmEvent,
     AlarmRaised,
@@ -26,6 +27,7 @@ EVENT_NAMES: dict[type[AlarmEvent], str] = {
     AlarmEscalated: "escalated",
     AlarmAcknowledged: "acknowledged",
     AlarmConditionEnded: "condition_ended",
+    AlarmConditionReturned: "condition_returned",
     AlarmCleared: "cleared",
     LimitAdjusted: "limit_adjusted",
 }

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from suite.alarm_journal import BUS, ENGINE, AlarmJournal, AlarmStored
@@ -40,6 +40,7 @@ from suite.domain.alarms.model import (
 from suite.domain.alarms.parameters import Param
 from suite.domain.case import Case
 from suite.store import alarms as alarm_store
+from suite.store import vitals as vitals_store
 from suite.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ __all__ = ["AlarmService", "AlarmStored"]
 
 
 Context = tuple[str | None, Any, tuple[str, datetime] | None]
+
+# How much stored vital-sign history a restart gives back to the engine: enough for the
+# embolism rule's pre-injection baseline (its NIBP window is 3 x 5 min by default).
+RESTORE_SAMPLES_S = 30 * 60
+RESTORE_SAMPLES_MAX = 20_000  # per room: 30 min at ~10 messages/s
 
 
 def _new_alarm_id() -> str:
@@ -251,11 +257,18 @@ class AlarmService:
 
     async def load(self) -> None:
         """Restore open alarms and this patient's limits from the store; sync every room."""
+        since = self.clock() - timedelta(seconds=RESTORE_SAMPLES_S)
+        samples: list[VitalSample] = []
         async with self.db.session() as session:
-            opened = await alarm_store.open_alarms(session, rooms=self.rooms)
+            # "*" holds the site's alarms (e.g. the HL7 outbound outage), not tied to a room.
+            opened = await alarm_store.open_alarms(session, rooms=[*self.rooms, "*"])
             limits: list[LimitAdjusted] = []
             for room in self.rooms:
                 self.journal.calm[room] = await alarm_store.last_calm(session, room)
+                stored = await vitals_store.samples(
+                    session, room=room, since=since, limit=RESTORE_SAMPLES_MAX
+                )
+                samples += [VitalSample(s.room, s.device, s.at, s.values, s.seq) for s in stored]
                 case = self.cases.active_in_room(room)
                 if case is not None:
                     limits += [
@@ -263,11 +276,13 @@ class AlarmService:
                         for p in await alarm_store.limits_for(session, case.case_id)
                     ]
         self.journal.restore(opened)
-        self.engine.restore([a for a, o in opened if o == ENGINE], limits)
+        self.engine.restore([a for a, o in opened if o == ENGINE], limits, samples=samples)
         for room in self.rooms:
             self._sync_room(room)
         if opened:
             log.info("alarms: restored %d open alarms", len(opened))
+        if samples:
+            log.info("alarms: restored %d recent vital samples", len(samples))
         self.loaded.set()
 
     async def run(self) -> None:

@@ -65,6 +65,20 @@ class MqttSettings(BaseModel):
     permissions: dict[str, list[Role]] = Field(default_factory=dict)
     """Overrides of the command permission table (suite/roles.py): action (or `log_step:<step>`)
     to the roles allowed, e.g. {"ack_alarm": ["nurse", "admin"]}."""
+    ca_file: Path | None = None
+    """PEM CA bundle that signed the broker's certificate (mqtts://; none: the system's CAs)."""
+    cert_file: Path | None = None
+    """PEM client certificate for brokers that require one (with `key_file`)."""
+    key_file: Path | None = None
+    """PEM private key of `cert_file`."""
+    tls_insecure: bool = False
+    """Skip checking the broker's host name against its certificate (test benches only)."""
+    devices: dict[str, str] = Field(default_factory=dict)
+    """Monitor device (its broker user name) to its room, e.g. {"mon-ir1": "IR1"}: the broker
+    ACL (`procsuite broker acl`) lets each publish only its own room's vitals and status."""
+    service_users: list[str] = Field(default_factory=list)
+    """Broker users of every procsuite instance of the site (the only ones allowed to publish
+    alarms and state); default: `username`."""
 
 
 class DicomSettings(BaseModel):

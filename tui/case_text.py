@@ -13,7 +13,7 @@ from rich.text import Text
 from suite.domain.checklist import ChecklistItem
 from suite.domain.values import Phase, Procedure, phases_for
 from tui import labels
-from tui.views import CaseView
+from tui.views import CaseView, ScheduledCase
 
 # Cement working-time display: below this share of the working time left it warns
 # (matches suite.domain.timers' 25 % warning).
@@ -205,4 +205,17 @@ def timeline(case: CaseView, tz: tzinfo | None, *, last: int = 12) -> Text:
     for entry in entries:
         text.append(f"{labels.clock_time(entry.at, tz)} {entry.what}")
         text.append(f"  {entry.actor} ({entry.source})\n", style="italic")
+    return text
+
+
+def scheduled(room: str, cases: tuple[ScheduledCase, ...], tz: tzinfo | None) -> Text:
+    """The room's booked cases, numbered, earliest first (to check the next one in)."""
+    text = Text(f"Scheduled in {room}\n", style="bold underline")
+    if not cases:
+        text.append("no case scheduled\n", style="dim")
+    for n, case in enumerate(cases, start=1):
+        text.append(f"{n}. {labels.clock_time(case.scheduled_at, tz, seconds=False)}  ")
+        text.append(case.accession, style="bold")
+        levels = ", ".join(case.levels)
+        text.append(f"  {case.mrn} {case.patient_name}  {case.procedure} {levels}\n")
     return text

@@ -113,7 +113,8 @@ class LimitChange:
 class AlarmUpdate:
     """One alarm lifecycle event from `alarms/<room>` (with the alarm's view after it)."""
 
-    event: str  # raised / escalated / acknowledged / condition_ended / cleared / limit_adjusted
+    event: str  # raised / escalated / acknowledged / condition_ended / condition_returned /
+    # cleared / limit_adjusted
     room: str
     at: datetime
     alarm: AlarmView | None
@@ -233,6 +234,19 @@ class DeviceView:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledCase:
+    """A case booked for a room and not yet checked in."""
+
+    case_id: str
+    accession: str
+    mrn: str
+    patient_name: str
+    procedure: str
+    levels: tuple[str, ...]
+    scheduled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class RoomState:
     """The retained snapshot of one room (`rooms/<room>/state`) as of `at` (service time)."""
 
@@ -246,3 +260,4 @@ class RoomState:
     alarms: tuple[AlarmView, ...] = ()
     vitals_stable_since: datetime | None = None
     faults: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # device -> kind -> n
+    scheduled: tuple[ScheduledCase, ...] = ()  # booked, not checked in; earliest first

@@ -17,6 +17,7 @@ from tui.views import (
     LevelView,
     Limits,
     RoomState,
+    ScheduledCase,
     TimelineEntry,
     VitalView,
 )
@@ -196,6 +197,18 @@ def case_view(data: Mapping[str, Any], where: str = "case") -> CaseView:
     )
 
 
+def _scheduled(data: Mapping[str, Any], where: str) -> ScheduledCase:
+    return ScheduledCase(
+        case_id=jr.text(data.get("case_id"), f"{where}.case_id"),
+        accession=jr.text(data.get("accession"), f"{where}.accession"),
+        mrn=jr.text(data.get("mrn"), f"{where}.mrn"),
+        patient_name=jr.text(data.get("name"), f"{where}.name"),
+        procedure=jr.text(data.get("procedure"), f"{where}.procedure"),
+        levels=tuple(str(x) for x in jr.items(data.get("levels"), f"{where}.levels")),
+        scheduled_at=jr.time(data.get("scheduled_at"), f"{where}.scheduled_at"),
+    )
+
+
 def room_state(data: Mapping[str, Any], where: str = "state") -> RoomState:
     case = data.get("case")
     vitals = {
@@ -253,4 +266,7 @@ def room_state(data: Mapping[str, Any], where: str = "state") -> RoomState:
             data.get("vitals_stable_since"), f"{where}.vitals_stable_since"
         ),
         faults=faults,
+        scheduled=tuple(
+            _scheduled(x, w) for x, w in jr.objects(data.get("scheduled"), f"{where}.scheduled")
+        ),
     )

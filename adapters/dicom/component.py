@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from adapters.dicom.association import Bridge, CallerPolicy, Counters
@@ -83,6 +83,12 @@ class DicomAdapter:
             on_indexed=self._indexed,
         )
         self.mpps = MppsRecorder(db=ctx.db, cases=ctx.cases, dose=self.dose, clock=ctx.clock)
+        self._server: Any = None  # the pynetdicom server while `run()` runs
+
+    def active_associations(self) -> int:
+        """Associations open right now (0 when the listener is not running)."""
+        server = self._server
+        return len(server.active_associations) if server is not None else 0
 
     def _indexed(self) -> None:
         self.linker.wake()
@@ -116,6 +122,7 @@ class DicomAdapter:
             counters=self.stats,
         )
         server = scp.start(self.host, self.port)
+        self._server = server
         self.port = int(server.server_address[1])
         log.info(
             "dicom: %s listening on %s:%d%s",
@@ -131,5 +138,6 @@ class DicomAdapter:
                 if self.forwarder is not None:
                     tg.create_task(self.forwarder.run(), name="dicom-forwarder")
         finally:
+            self._server = None
             await asyncio.to_thread(server.shutdown)
             log.info("dicom: listener stopped")

@@ -9,13 +9,13 @@ procsuite hl7 replay ID
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
+from adapters.hl7.replay import ReplayRefused, replay_outbound
 from suite.settings import Settings, SettingsError, load_settings
 from suite.store import hl7 as store
 from suite.store import migrate
@@ -171,41 +171,12 @@ def replay_command(ctx: click.Context, row_id: int) -> None:
     """
 
     async def go(db: Database) -> str:
-        async with db.session() as session:
-            row = await session.get(store.Hl7OutboxRow, row_id)
-        if row is None:
-            raise Hl7CliError(f"no outbound message #{row_id}")
-        if row.status == store.OUTBOX_PENDING:
-            raise Hl7CliError(f"outbound message #{row_id} is already waiting to be sent")
-        control_id = uuid.uuid4().hex[:20]
-        raw = with_control_id(row.raw, control_id) if row.raw else b""
-        now = datetime.now().astimezone()
-
-        async def job(session: Any) -> None:
-            await store.set_outbox(
-                session,
-                row_id,
-                status=store.OUTBOX_PENDING,
-                attempts=0,
-                last_error="",
-                ack_code=None,
-                ack_raw=None,
-                sent_at=None,
-                control_id=control_id,
-                raw=raw,
-                updated_at=now,
-            )
-
-        await db.write(job)
-        return f"outbound #{row_id} ({row.message_type}) queued again as control ID {control_id}"
+        try:
+            done = await replay_outbound(db, row_id, now=datetime.now().astimezone())
+        except ReplayRefused as exc:
+            raise Hl7CliError(str(exc)) from exc
+        return (
+            f"outbound #{row_id} ({done.message_type}) queued again as control ID {done.control_id}"
+        )
 
     click.echo(_with_db(_settings(ctx), go))
-
-
-def with_control_id(raw: bytes, control_id: str) -> bytes:
-    """`raw` with MSH-10 replaced (a receiver that keeps control IDs must not drop a replay)."""
-    text = raw.decode("utf-8")
-    first, sep, rest = text.partition("\r")
-    fields = first.split("|")
-    fields[9] = control_id
-    return ("|".join(fields) + sep + rest).encode("utf-8")

@@ -280,6 +280,19 @@ class Hl7Sender:
 
     # ---- the outage alarm ----------------------------------------------------------------
 
+    def outage(self) -> dict[str, object]:
+        """Whether the receiver is unreachable now, for how long, why, and its alarm (for IT;
+        call from the event loop)."""
+        if self._down_since is None:
+            return {"down": False}
+        down_for = asyncio.get_running_loop().time() - self._down_since
+        return {
+            "down": True,
+            "down_for_s": round(down_for, 1),
+            "last_error": self._last_error[:200],
+            "alarm_id": self._alarm_id,
+        }
+
     def _outage(self, error: str) -> None:
         now = asyncio.get_running_loop().time()
         if self._down_since is None:

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -337,36 +336,21 @@ class CommandChannel:
         }
 
     async def _hl7_replay(self, user: str, request: CommandRequest) -> dict[str, Any]:
-        # The same steps as `procsuite hl7 replay` (adapters/hl7/cli.py): queue the outbound
-        # message again with a new control ID, in its place in the destination's order.
-        from adapters.hl7.cli import with_control_id
-        from suite.store import hl7 as hl7_store
+        # The same function as `procsuite hl7 replay` (adapters/hl7/replay.py).
+        from adapters.hl7.replay import ReplayRefused, replay_outbound
 
         row_id = request.body.get("message_id")
         if isinstance(row_id, str) and row_id.strip().lstrip("#").isdigit():
             row_id = int(row_id.strip().lstrip("#"))
         if isinstance(row_id, bool) or not isinstance(row_id, int):
             raise CommandError("hl7_replay needs message_id (a number)", rule="bad-command")
-        db = self.cases.db
-        async with db.session() as session:
-            row = await session.get(hl7_store.Hl7OutboxRow, row_id)
-        if row is None:
-            raise CommandError(f"no outbound message #{row_id}", rule="hl7-replay")
-        if row.status == hl7_store.OUTBOX_PENDING:
-            raise CommandError(
-                f"outbound message #{row_id} is already waiting to be sent", rule="hl7-replay"
-            )
-        control_id = uuid.uuid4().hex[:20]
-        raw = with_control_id(row.raw, control_id) if row.raw else b""
-        now = self.clock()
-
-        async def job(session: Any) -> None:
-            await hl7_store.set_outbox(
-                session, row_id, status=hl7_store.OUTBOX_PENDING, attempts=0, last_error="",
-                ack_code=None, ack_raw=None, sent_at=None, control_id=control_id, raw=raw,
-                updated_at=now,
-            )  # fmt: skip
-
-        await db.write(job)
-        log.info("mqtt: %s queued outbound HL7 #%d again as %s", user, row_id, control_id)
-        return {"message_id": row_id, "message_type": row.message_type, "control_id": control_id}
+        try:
+            done = await replay_outbound(self.cases.db, row_id, now=self.clock())
+        except ReplayRefused as exc:
+            raise CommandError(str(exc), rule="hl7-replay") from exc
+        log.info("mqtt: %s queued outbound HL7 #%d again as %s", user, row_id, done.control_id)
+        return {
+            "message_id": row_id,
+            "message_type": done.message_type,
+            "control_id": done.control_id,
+        }

@@ -83,6 +83,7 @@ class MqttRunner:
         reconnect_max_s: float = 30.0,
         status_interval_s: float = 5.0,
         broker_ready: asyncio.Event | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port, self.tls = broker_address(url)
         self.client_id = client_id
@@ -96,6 +97,7 @@ class MqttRunner:
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self.status_interval_s = status_interval_s
         self.broker_ready = broker_ready
+        self.tls_context = tls_context
         self.connected = asyncio.Event()
         self.connections = 0
         self.handler_errors = 0
@@ -122,7 +124,7 @@ class MqttRunner:
                 self.topics.status, codec.to_json({"online": False}), qos=1, retain=True
             ),
             queue_type=Dispatch,
-            tls_context=ssl.create_default_context() if self.tls else None,
+            tls_context=(self.tls_context or ssl.create_default_context()) if self.tls else None,
         )
 
     async def run(self) -> None:

@@ -28,8 +28,10 @@ from suite.case_service import CaseChanged, CaseService
 from suite.domain.case import Case
 from suite.domain.codec import to_data
 from suite.domain.envelope import Recorded
+from suite.domain.events import OrderChanged
 from suite.domain.policy import WorkflowPolicy
 from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warnings
+from suite.domain.values import Phase
 from suite.store import cases as case_store
 from suite.store.database import Database
 from suite.timeline import describe
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 iso = codec.iso
 
 TIMELINE_MAX = 200
+SCHEDULED_MAX = 20  # scheduled cases listed per room, earliest first
 
 
 class Publisher(Protocol):
@@ -89,6 +92,25 @@ def case_summary(
     ]
     data["timeline"] = timeline
     return data
+
+
+def scheduled_entry(case: Case) -> dict[str, Any]:
+    """A case booked for the room and not yet checked in (the room snapshot's `scheduled`)."""
+    return {
+        "case_id": case.case_id,
+        "accession": case.order.accession,
+        "mrn": case.patient.mrn,
+        "name": case.patient.name,
+        "procedure": case.order.procedure.value,
+        "levels": [level.name for level in case.order.levels],
+        "scheduled_at": iso(case.scheduled_at),
+    }
+
+
+def scheduled_in(cases: CaseService, room: str) -> list[dict[str, Any]]:
+    """The room's scheduled cases, earliest first, at most SCHEDULED_MAX."""
+    booked = [k for k in cases.open_cases() if k.room == room and k.phase is Phase.SCHEDULED]
+    return [scheduled_entry(k) for k in booked[:SCHEDULED_MAX]]
 
 
 class RoomStates:
@@ -154,6 +176,8 @@ class RoomStates:
                 del found[:-TIMELINE_MAX]
             # otherwise the cached timeline is behind; `_timeline` reloads it when needed
         self.mark(case.room)
+        if any(isinstance(r.event, OrderChanged) for r in change.records):
+            self._dirty.update(self.rooms)  # it may have left another room's schedule
 
     async def snapshot(self, room: str) -> dict[str, Any]:
         now = self.clock()
@@ -185,6 +209,7 @@ class RoomStates:
                 if case is not None
                 else None
             ),
+            "scheduled": scheduled_in(self.cases, room),
             "vitals": vitals,
             "limits": limits,
             "adjusted_limits": [

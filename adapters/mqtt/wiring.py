@@ -12,9 +12,11 @@ from adapters.mqtt import codec
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.commands import CommandChannel
 from adapters.mqtt.ingest import Ingest
+from adapters.mqtt.integration_status import IntegrationStatus
 from adapters.mqtt.outbox import AlarmOutbox
 from adapters.mqtt.runner import MqttRunner
 from adapters.mqtt.state import RoomStates
+from adapters.mqtt.tls import client_tls_context
 from adapters.mqtt.topics import Topics
 from suite.alarm_service import AlarmService
 from suite.roles import Permissions
@@ -33,6 +35,7 @@ class MqttParts:
     runner: MqttRunner
     broker: EmbeddedBroker | None = None
     components: list[Component] = field(default_factory=list)
+    integration: IntegrationStatus | None = None  # the hl7 / dicom sections of the status
 
 
 def build(ctx: ServiceContext) -> MqttParts:
@@ -102,10 +105,15 @@ def build(ctx: ServiceContext) -> MqttParts:
         reconnect_max_s=m.reconnect_max_s,
         status_interval_s=m.status_interval_s,
         broker_ready=broker.started if broker is not None else None,
+        tls_context=client_tls_context(m) if s.mqtt_url.startswith("mqtts:") else None,
+    )
+    parts.integration = IntegrationStatus(
+        db=ctx.db, components=lambda: ctx.components, interval_s=m.status_interval_s
     )
     parts.components = [
         c for c in (broker, alarms, recorder, commands, parts.runner) if c is not None
     ]
+    parts.components.append(parts.integration)
     return parts
 
 
@@ -148,4 +156,5 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
             "replies_dropped": parts.commands.replies_dropped,
         },
         "states_published": parts.states.published,
+        **(parts.integration.sections if parts.integration is not None else {}),
     }

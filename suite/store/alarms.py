@@ -16,7 +16,14 @@ from sqlalchemy import JSON, Boolean, Column, DateTime, Index, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from suite.domain.alarms.model import Alarm, AlarmSource, AlarmState, Category, Priority
+from suite.domain.alarms.model import (
+    Alarm,
+    AlarmEscalated,
+    AlarmSource,
+    AlarmState,
+    Category,
+    Priority,
+)
 from suite.store.tables import BigId
 
 
@@ -214,8 +221,32 @@ async def open_alarms(
     query = select(AlarmRow).where(AlarmRow.state != AlarmState.CLEARED.value)
     if rooms is not None:
         query = query.where(col(AlarmRow.room).in_(list(rooms)))
-    rows = await session.exec(query.order_by(col(AlarmRow.raised_at)))
-    return [(_alarm(r), r.origin) for r in rows]
+    rows = list(await session.exec(query.order_by(col(AlarmRow.raised_at))))
+    opened = [(_alarm(r), r.origin) for r in rows]
+    escalated = await _last_escalations(session, [a.alarm_id for a, _ in opened])
+    for alarm, _ in opened:
+        at = escalated.get(alarm.alarm_id)
+        if at is not None:
+            # The alarm's history holds its last escalation, so the engine's escalation
+            # clock carries on from there instead of restarting at raised_at.
+            alarm.history = [
+                AlarmEscalated(alarm.alarm_id, alarm.room, at, priority=alarm.priority)
+            ]
+    return opened
+
+
+async def _last_escalations(session: AsyncSession, alarm_ids: list[str]) -> dict[str, datetime]:
+    """When each of these alarms was last escalated (absent: never)."""
+    found: dict[str, datetime] = {}
+    for start in range(0, len(alarm_ids), 500):
+        chunk = alarm_ids[start : start + 500]
+        rows = await session.exec(
+            select(AlarmEventRow.alarm_id, func.max(AlarmEventRow.at))
+            .where(col(AlarmEventRow.alarm_id).in_(chunk), AlarmEventRow.event == "escalated")
+            .group_by(col(AlarmEventRow.alarm_id))
+        )
+        found.update({alarm_id: utc(at) for alarm_id, at in rows})
+    return found
 
 
 async def list_alarms(

@@ -42,18 +42,18 @@ def mosquitto() -> Iterator[Mosquitto]:
 def service_settings(broker: Mosquitto, tmp_path: Path, **overrides: Any) -> Settings:
     mqtt: dict[str, Any] = {"reconnect_min_s": 0.2, "reconnect_max_s": 1.0}
     mqtt.update(overrides.pop("mqtt", {}))
-    return load_settings(
-        data_dir=tmp_path / "var",
-        mqtt_url=broker.url,
-        site=SITE,
-        rooms=["IR1", "IR2"],
-        users=USERS,
-        alarms={"config": FAST_ALARMS},
-        mqtt=mqtt,
-        dicom={"enabled": False},
-        hl7={"enabled": False},
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "var",
+        "mqtt_url": broker.url,
+        "site": SITE,
+        "rooms": ["IR1", "IR2"],
+        "users": USERS,
+        "alarms": {"config": FAST_ALARMS},
+        "mqtt": mqtt,
+        "dicom": {"enabled": False},  # unless a test turns them on
+        "hl7": {"enabled": False},
+    }
+    return load_settings(**{**values, **overrides})
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input
 
 from tests.tui.conftest import loaded_fake, make_app, ready, screen_text, shows, until, words
-from tests.tui.suite_data import HR_HIGH, NOW, SPO2_LOW, alarm_event, iso
+from tests.tui.suite_data import HR_HIGH, NOW, SPO2_LOW, alarm_event, iso, suite_states
 from tui.fake_client import FakeSuiteClient
 from tui.screens.forms import StepForm
 from tui.views import Reply
@@ -233,3 +233,38 @@ async def test_a_room_without_a_case_says_so_and_checks_one_in_by_accession(
         await pilot.press(*"ACC-300", "enter")
         await shows(pilot, "DONE check-in of ACC-300")
         assert fake.sent == [("log_step", {"case_id": "ACC-300", "step": "check-in", "fields": {}})]
+
+
+def booked(n: int, minutes: int) -> dict[str, object]:
+    return {
+        "case_id": f"k{n}", "accession": f"ACC-30{n}", "mrn": f"MRN-30{n}",
+        "name": f"PATIENT^NUMBER{n}", "procedure": "vertebroplasty", "levels": ["L1"],
+        "scheduled_at": iso(NOW.replace(minute=minutes)),
+    }  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_the_rooms_scheduled_cases_are_shown_and_one_is_checked_in_from_the_list(
+    fake: FakeSuiteClient,
+) -> None:
+    state = suite_states()["IR3"]
+    state["scheduled"] = [booked(1, 30), booked(2, 45)]
+    fake.publish("rooms/IR3/state", state)
+    app = make_app(fake)
+    async with app.run_test(size=(130, 30)) as pilot:
+        await ready(pilot)
+        board = next(line for line in screen_text(app).splitlines() if "IR3" in line)
+        assert "next 10:30" in board and "MRN-301 PATIENT" in board
+        await pilot.press("down", "down", "enter")
+        text = words(await shows(pilot, "Scheduled in IR3"))
+        assert "press n to check in the next scheduled case" in text
+        assert "1. 10:30 ACC-301 MRN-301 PATIENT^NUMBER1 vertebroplasty L1" in text
+        assert "2. 10:45 ACC-302 MRN-302 PATIENT^NUMBER2" in text
+        await pilot.press("l")  # pick another one: by its number in the list
+        await shows(pilot, "Check in a scheduled case in IR3")
+        assert app.screen.query_one("#f-accession", Input).value == "ACC-301"
+        await pilot.press("end", "ctrl+u", "2", "enter")
+        await shows(pilot, "DONE check-in of ACC-302")
+        await pilot.press("n")  # the next one, at once
+        await shows(pilot, "DONE check-in of ACC-301")
+        assert [fields["case_id"] for _, fields in fake.sent] == ["ACC-302", "ACC-301"]

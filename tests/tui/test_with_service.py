@@ -21,7 +21,7 @@ from suite.service import Service
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from tests.scenarios import schedule
-from tests.tui.conftest import shows, until, words
+from tests.tui.conftest import screen_text, shows, until, words
 from tests.tui.running_service import (
     SITE,
     mosquitto,
@@ -97,8 +97,14 @@ async def test_a_full_kyphoplasty_is_logged_from_the_case_screen_and_stored(
             case_id = await open_case(service, accession="ACC-TUI-1")
             async with terminal(broker, "tech1") as (app, pilot):
                 await pilot.press("enter")  # IR1, the first room on the board
-                await shows(pilot, "IR1: no open case")  # scheduled cases are not shown yet
-                await pilot.press("l", *"ACC-TUI-1", "enter")
+                await shows(pilot, "IR1: no open case")
+                await shows(pilot, "Scheduled in IR1")
+                await until(  # the booked case, checked in from here
+                    pilot,
+                    lambda: "1. " in screen_text(app) and "ACC-TUI-1  MRN0001" in screen_text(app),
+                    what="the scheduled case in the list",
+                )
+                await pilot.press("n")
                 await shows(pilot, "IR1 kyphoplasty T12, L1")
                 assert app.replies[-1][1].result["phase"] == "checked_in"
                 for _ in range(6):  # consent ... iv_access, each the suggested next item

@@ -128,7 +128,12 @@ class BoardScreen(SuiteScreen):
         stale = model.room_stale(room, now)
         widths = {k: w for k, _, w in self._columns}
         cells: dict[str, str | Text] = {"room": room}
-        if case is None:
+        if case is None and state.scheduled:
+            booked = state.scheduled[0]  # the next one, checked in from the case screen
+            at = labels.clock_time(booked.scheduled_at, self.suite.tz, seconds=False)
+            cells.update(case="-", phase=f"next {at}", time="")
+            cells["patient"] = f"{booked.mrn} {booked.patient_name}"
+        elif case is None:
             cells.update(case="-", patient="", phase="no case", time="")
         else:
             abbreviation = PROCEDURE_ABBREVIATION.get(case.procedure, case.procedure[:2])

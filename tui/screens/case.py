@@ -18,7 +18,7 @@ from tui import case_text, labels, step_guide
 from tui.model import SuiteModel
 from tui.screens.base import ROOMS, SuiteScreen
 from tui.screens.forms import AskForm, StepForm, StepPicker
-from tui.views import CaseView, Reply
+from tui.views import CaseView, Reply, ScheduledCase
 from tui.widgets import ResultLine
 
 
@@ -53,6 +53,12 @@ class CaseScreen(SuiteScreen):
                 yield Static(id="checklist", classes="panel")
 
     @property
+    def scheduled(self) -> tuple[ScheduledCase, ...]:
+        """The room's cases booked and not yet checked in, earliest first."""
+        state = self.suite.model.rooms.get(self.room or "")
+        return state.scheduled if state is not None else ()
+
+    @property
     def case(self) -> CaseView | None:
         state = self.suite.model.rooms.get(self.room or "")
         return state.case if state is not None else None
@@ -61,13 +67,18 @@ class CaseScreen(SuiteScreen):
         tz = self.suite.tz
         case = self.case
         if case is None:
+            scheduled = self.scheduled
             text = Text(f"{self.room}: no open case", style="bold")
-            text.append(" (press l to check in a scheduled case by its accession number)")
+            if scheduled:
+                text.append(" (press n to check in the next scheduled case, l to pick one)")
+            else:
+                text.append(" (press l to check in a scheduled case by its accession number)")
             if self.room not in model.rooms:
                 text = Text(f"{self.room}: no room state received yet", style="bold")
             self.put("#case-head", text)
-            for panel in ("#cement", "#phases", "#checklist", "#levels", "#images", "#timeline"):
+            for panel in ("#cement", "#phases", "#checklist", "#images", "#timeline"):
                 self.put(panel, "")
+            self.put("#levels", case_text.scheduled(self.room or "", scheduled, tz))
             return
         text = case_text.header(case, now, tz)
         if model.room_stale(self.room or "", now):
@@ -98,6 +109,9 @@ class CaseScreen(SuiteScreen):
         self._when_current(pick)
 
     def action_next_step(self) -> None:
+        if self.case is None:
+            self._check_in(next_one=True)
+            return
         self._when_current(lambda case: self._picked(step_guide.suggest(case)[0]))
 
     def _when_current(self, then: Callable[[CaseView], None]) -> None:
@@ -129,12 +143,18 @@ class CaseScreen(SuiteScreen):
             await asyncio.sleep(0.05)
         line.problem("the case on screen is behind the service; check it and try again")
 
-    def _check_in(self) -> None:
-        """No open case here: check in a scheduled one by its accession number (the room
-        snapshot lists only cases that have started)."""
+    def _check_in(self, *, next_one: bool = False) -> None:
+        """No open case here: check in a scheduled one, the room's next by default, another
+        by its number in the list or any by its accession number (or case id)."""
+        scheduled = self.scheduled
+        if next_one and scheduled:
+            self._checked_in({"accession": scheduled[0].accession})
+            return
         form = AskForm(
             f"Check in a scheduled case in {self.room}",
-            [("accession", "accession number of the order (or the case id)")],
+            [("accession", "accession number (or case id, or the number in the list)")],
+            values={"accession": scheduled[0].accession} if scheduled else {},
+            note=str(case_text.scheduled(self.room or "", scheduled, self.suite.tz)).rstrip(),
         )
         self.app.push_screen(form, self._checked_in)
 
@@ -142,6 +162,9 @@ class CaseScreen(SuiteScreen):
         if filled is None:
             return
         accession = filled["accession"]
+        scheduled = self.scheduled
+        if accession.isdigit() and 1 <= int(accession) <= len(scheduled):
+            accession = scheduled[int(accession) - 1].accession
         line = self.query_one(ResultLine)
         fields = {"case_id": accession, "step": "check-in", "fields": {}}
         self.suite.command(f"check-in of {accession}", "log_step", line, **fields)

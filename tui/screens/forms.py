@@ -235,15 +235,26 @@ class LimitForm(_Form):
 class AskForm(_Form):
     """A few required words (e.g. the outbound message to replay)."""
 
-    def __init__(self, title: str, fields: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        title: str,
+        fields: list[tuple[str, str]],
+        *,
+        values: dict[str, str] | None = None,
+        note: str = "",
+    ) -> None:
         super().__init__()
         self.title_text, self.fields = title, fields
+        self.values = values or {}  # prefilled
+        self.note = note  # shown under the title (e.g. the choices)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="title")
+            if self.note:
+                yield Static(self.note)
             for name, hint in self.fields:
-                yield _row(name, "", hint)
+                yield _row(name, self.values.get(name, ""), hint)
             yield Static("", id="error", classes="error")
         yield Footer()
 

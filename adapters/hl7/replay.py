@@ -1,0 +1,77 @@
+"""Replaying an outbound HL7 message: the one implementation behind `procsuite hl7 replay`
+(adapters/hl7/cli.py) and the `hl7_replay` command of the MQTT channel (IT's terminal).
+
+The message is queued again with a new control ID (MSH-10), in its old place in the
+destination's order, so it goes before newer pending messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from suite.store import hl7 as store
+from suite.store.database import Database
+
+
+class ReplayRefused(Exception):
+    """The message cannot be replayed; the text says why ("no outbound message #7")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    message_id: int
+    message_type: str
+    control_id: str
+
+
+def with_control_id(raw: bytes, control_id: str) -> bytes:
+    """`raw` with MSH-10 replaced (a receiver that keeps control IDs must not drop a replay)."""
+    text = raw.decode("utf-8")
+    first, sep, rest = text.partition("\r")
+    fields = first.split("|")
+    fields[9] = control_id
+    return ("|".join(fields) + sep + rest).encode("utf-8")
+
+
+async def replay_outbound(
+    db: Database,
+    message_id: int,
+    *,
+    now: datetime,
+    new_control_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20],
+) -> Replayed:
+    """Queue outbound message `message_id` (quarantined or sent) again with a new control ID.
+
+    Raises `ReplayRefused` when there is no such message or it is still waiting to be sent.
+    """
+    async with db.session() as session:
+        row = await session.get(store.Hl7OutboxRow, message_id)
+    if row is None:
+        raise ReplayRefused(f"no outbound message #{message_id}")
+    if row.status == store.OUTBOX_PENDING:
+        raise ReplayRefused(f"outbound message #{message_id} is already waiting to be sent")
+    control_id = new_control_id()
+    raw = with_control_id(row.raw, control_id) if row.raw else b""
+
+    async def job(session: AsyncSession) -> None:
+        await store.set_outbox(
+            session,
+            message_id,
+            status=store.OUTBOX_PENDING,
+            attempts=0,
+            last_error="",
+            ack_code=None,
+            ack_raw=None,
+            sent_at=None,
+            control_id=control_id,
+            raw=raw,
+            updated_at=now,
+        )
+
+    await db.write(job)
+    return Replayed(message_id, row.message_type, control_id)
