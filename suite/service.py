@@ -92,9 +92,10 @@ class Service:
                 )
                 await stop.wait()
                 log.info("procsuite stopping")
-                for task in running:
+                # In reverse order of start: clients stop before the embedded broker they use.
+                for task in reversed(running):
                     task.cancel()
-                await asyncio.gather(*running, return_exceptions=True)
+                    await asyncio.gather(task, return_exceptions=True)
                 db.close()
                 await writer
         finally:
