@@ -6,6 +6,7 @@ Each subcommand is usable alone against a running `procsuite serve` (or any real
     procsuite simulate modality --station FLUORO1 --room IR1
     procsuite simulate his send-day --rooms IR1,IR2
     procsuite simulate his receive --port 2576 --slow 5
+    procsuite simulate case --accession ACC1 --procedure kyphoplasty --levels T12,L1
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import click
 
+from simulators.cli_case import case
 from simulators.cli_common import run_until_signal
 from simulators.cli_his import his
 from simulators.clock import SimClock
@@ -300,3 +302,4 @@ def _query_day(on: str | None, clock: SimClock) -> date | None:
 
 
 simulate.add_command(his)
+simulate.add_command(case)

@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters.dicom.cli import dicom_group
+from adapters.hl7.cli import hl7_group
+from adapters.hl7.component import register_outbox
+from adapters.mqtt.broker_cli import broker_group
+from adapters.mqtt.cli import alarm_group, vitals_group
+from simulators.cli import simulate
+from simulators.demo_cli import demo_command
 from suite import logs
+from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
 from suite.domain.codec import from_data
@@ -27,6 +35,7 @@ from suite.store import cases as case_store
 from suite.store import migrate
 from suite.store.database import Database
 from suite.timeline import render
+from tui.cli import tui_command
 
 T = TypeVar("T")
 
@@ -87,23 +96,6 @@ def serve(ctx: click.Context) -> None:
     _run_service(_settings(ctx))
 
 
-@cli.command()
-@click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Run the service on embedded defaults (SQLite under ./var) with the demo cases."""
-    from suite.demo_cases import schedule_demo_cases
-
-    settings = _settings(ctx)
-
-    async def ready(service: Service) -> None:
-        assert service.ctx is not None
-        for line in await schedule_demo_cases(service.ctx.cases, now=utc_now()):
-            click.echo(line)
-        click.echo("procsuite demo running; press Ctrl-C to stop.")
-
-    _run_service(settings, on_ready=ready)
-
-
 @cli.group()
 def db() -> None:
     """Database schema."""
@@ -127,6 +119,8 @@ async def _with_cases(settings: Settings, fn: Callable[[CaseService, Database], 
     await migrate.upgrade(settings.database_url)
     database = Database.from_url(settings.database_url)
     cases = CaseService(database, Bus(), clock=utc_now, policy=settings.workflow.policy())
+    # Steps logged here queue their HL7 status / result messages like the service's do.
+    register_outbox(cases, settings, clock=utc_now)
     writer = asyncio.create_task(database.run())
     try:
         await cases.load()
@@ -295,10 +289,27 @@ def case_log(
     click.echo(asyncio.run(_with_cases(_settings(ctx), go)))
 
 
+# The commands of each adapter and tool live beside their code; here they join the root group.
+for _command in (
+    demo_command,
+    tui_command,
+    alarm_group,
+    vitals_group,
+    dicom_group,
+    hl7_group,
+    broker_group,
+    audit_command,
+    simulate,
+):
+    cli.add_command(_command)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (for tests: `main(["case", "list"])`)."""
     try:
-        cli.main(args=argv, prog_name="procsuite", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="procsuite", standalone_mode=False)
+        if isinstance(code, int):  # a command that called ctx.exit(code)
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -15,6 +15,7 @@ from suite.case_service import CaseService
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database
+from suite.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,9 @@ class Service:
                 await stop.wait()
                 log.info("procsuite stopping")
                 # In reverse order of start: clients stop before the embedded broker they use.
+                # stop_tasks cancels again if a cancellation is lost (Python 3.11 wait_for).
                 for task in reversed(running):
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
+                    await stop_tasks([task])
                 db.close()
                 await writer
         finally:

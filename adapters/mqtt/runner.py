@@ -154,6 +154,11 @@ class MqttRunner:
                 log.exception("mqtt: connection loop failed; reconnecting")
             finally:
                 self.connected.clear()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A stop that arrived while the client was disconnecting was turned into an
+                # MqttError by aiomqtt's exit: stop now instead of reconnecting.
+                raise asyncio.CancelledError
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.reconnect_max_s)
 
