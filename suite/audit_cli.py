@@ -11,20 +11,10 @@ from typing import Any
 import click
 
 from suite.audit import AuditEntry, audit_trail, entry_line
-from suite.settings import Settings, SettingsError, load_settings
+from suite.cli_settings import settings_of as _settings
+from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 def _since(value: str | None) -> datetime | None:

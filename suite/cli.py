@@ -23,13 +23,14 @@ from suite import logs
 from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
+from suite.cli_settings import settings_of as _settings
 from suite.domain.codec import from_data
 from suite.domain.commands import ScheduleCase
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
 from suite.service import Service, utc_now
-from suite.settings import Settings, SettingsError, load_settings
+from suite.settings import Settings
 from suite.steps import STEPS, parse_step, step_fields
 from suite.store import cases as case_store
 from suite.store import migrate
@@ -42,17 +43,6 @@ T = TypeVar("T")
 
 class Fail(click.ClickException):
     """A one-line error for the person at the terminal (exit code 1)."""
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 from pynetdicom import AE
@@ -16,23 +16,13 @@ from adapters.dicom.forward import queue_state
 from adapters.dicom.linker import AssignError, Linker, assign, list_unmatched
 from suite.bus import Bus
 from suite.case_service import CaseService
+from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.model import AlarmRaised
-from suite.settings import Settings, SettingsError, load_settings
+from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 async def _with_store(

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from adapters.hl7.replay import ReplayRefused, replay_outbound
-from suite.settings import Settings, SettingsError, load_settings
+from suite.cli_settings import settings_of as _settings
+from suite.settings import Settings
 from suite.store import hl7 as store
 from suite.store import migrate
 from suite.store.database import Database
@@ -26,17 +27,6 @@ T = TypeVar("T")
 
 class Hl7CliError(click.ClickException):
     """A one-line error for IT at the terminal."""
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:

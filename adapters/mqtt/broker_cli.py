@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 
 import click
 
 from adapters.mqtt.security import PasswdError, SecurityConfigError, acl_text, set_password
-from suite.settings import Settings, SettingsError, load_settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
+from suite.cli_settings import settings_of as _settings
+from suite.settings import Settings
 
 
 def service_users(settings: Settings) -> list[str]:

@@ -20,8 +20,9 @@ import click
 
 from adapters.mqtt.runner import broker_address
 from adapters.mqtt.topics import Topics
+from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.parameters import PARAMETERS, Param
-from suite.settings import Settings, SettingsError, load_settings
+from suite.settings import Settings
 from suite.store import alarms as alarm_store
 from suite.store import migrate
 from suite.store import vitals as vitals_store
@@ -29,17 +30,6 @@ from suite.store.database import Database
 
 T = TypeVar("T")
 REPLY_TIMEOUT_S = 10.0
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(obj.get("config"))
-        except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
-    settings: Settings = obj["settings"]
-    return settings
 
 
 async def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
