@@ -99,6 +99,7 @@ class MqttRunner:
         self.broker_ready = broker_ready
         self.tls_context = tls_context
         self.connected = asyncio.Event()
+        self._stopping = False  # set once a stop (cancellation) reached the session
         self.connections = 0
         self.handler_errors = 0
         self.unexpected_topics = 0
@@ -154,10 +155,11 @@ class MqttRunner:
                 log.exception("mqtt: connection loop failed; reconnecting")
             finally:
                 self.connected.clear()
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # A stop that arrived while the client was disconnecting was turned into an
-                # MqttError by aiomqtt's exit: stop now instead of reconnecting.
+            if self._stopping:
+                # The stop reached the session, but aiomqtt's exit turned it into an
+                # MqttError while disconnecting: stop now instead of reconnecting. (Not
+                # Task.cancelling(): Python 3.11's TaskGroup leaves it raised after a
+                # child's failure, which would stop us on every broker restart.)
                 raise asyncio.CancelledError
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.reconnect_max_s)
@@ -176,6 +178,7 @@ class MqttRunner:
                 tg.create_task(self._replies(client), name="mqtt-replies")
                 tg.create_task(self._publish_status(client), name="mqtt-status")
         except asyncio.CancelledError:
+            self._stopping = True
             # Stopping: a clean disconnect sends no last will, so say offline ourselves.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(1):

@@ -1,4 +1,4 @@
-"""A real `Service` that drives one kyphoplasty and prints each committed event's sequence number.
+"""A real `Service` that drives one kyphoplasty and prints its start time, then each committed event's sequence number.
 
 Run as `python -m tests.service.crash_driver DATA_DIR`; once cement is going into T12 it keeps
 logging notes until it is killed, so a SIGKILL lands with writes in flight.
@@ -17,10 +17,8 @@ from suite.service import Service
 from suite.settings import load_settings
 from tests.scenarios import full_case, schedule
 
-START = datetime.now(UTC) - timedelta(hours=2)
 
-
-async def drive(service: Service) -> None:
+async def drive(service: Service, start: datetime) -> None:
     assert service.ctx is not None
     cases = service.ctx.cases
 
@@ -28,9 +26,9 @@ async def drive(service: Service) -> None:
         for r in records:
             print(f"committed {r.seq} {type(r.event).__name__}", flush=True)
 
-    report(await cases.execute("crash1", schedule(START), actor="his", source=Source.HL7))
-    at = START
-    for command in full_case(START):
+    report(await cases.execute("crash1", schedule(start), actor="his", source=Source.HL7))
+    at = start
+    for command in full_case(start):
         at = command.at
         report(await cases.execute("crash1", command, actor="tech", source=Source.TUI))
         if isinstance(command, c.InjectCement):
@@ -56,7 +54,9 @@ async def main(data_dir: Path) -> None:
     async with asyncio.TaskGroup() as tg:
         tg.create_task(service.run(stop))
         await service.ready.wait()
-        await drive(service)
+        start = datetime.now(UTC) - timedelta(hours=2)
+        print(f"start {start.isoformat()}", flush=True)  # the test replays the script from it
+        await drive(service, start)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,11 @@ from suite.service import Service
 from suite.settings import load_settings
 from suite.store import cases as case_store
 from tests.scenarios import full_case
-from tests.service.crash_driver import START
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_until_killed(data_dir: Path, *, notes_before_kill: int) -> list[int]:
+def run_until_killed(data_dir: Path, *, notes_before_kill: int) -> tuple[datetime, list[int]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.service.crash_driver", str(data_dir)],
         cwd=ROOT,
@@ -32,11 +32,15 @@ def run_until_killed(data_dir: Path, *, notes_before_kill: int) -> list[int]:
         env={**os.environ, "PROCSUITE_DICOM__ENABLED": "false", "PROCSUITE_HL7__ENABLED": "false"},
     )
     committed: list[int] = []
+    start: datetime | None = None
     notes = 0
     deadline = time.monotonic() + 90
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
+            if line.startswith("start "):
+                start = datetime.fromisoformat(line.split()[1])
+                continue
             _, seq, kind = line.split()
             committed.append(int(seq))
             notes += kind == "NoteAdded"
@@ -49,14 +53,15 @@ def run_until_killed(data_dir: Path, *, notes_before_kill: int) -> list[int]:
         proc.stdout.close()
         proc.stderr.close()
     assert notes >= notes_before_kill, "the driver did not get far enough"
-    return committed
+    assert start is not None
+    return start, committed
 
 
 @pytest.mark.slow
 @pytest.mark.asyncio
 async def test_sigkill_during_cement_injection_loses_no_committed_event(tmp_path):
     data_dir = tmp_path / "var"
-    committed = run_until_killed(data_dir, notes_before_kill=30)
+    start, committed = run_until_killed(data_dir, notes_before_kill=30)
 
     service = Service(load_settings(data_dir=data_dir))
     stop = asyncio.Event()
@@ -75,7 +80,7 @@ async def test_sigkill_during_cement_injection_loses_no_committed_event(tmp_path
         assert case.phase is Phase.CEMENT_INJECTION
         assert case.level(case.order.levels[0]).cement_volume_ml == 4.0
         # and the case carries on to discharge after the restart
-        script = list(full_case(START))
+        script = list(full_case(start))
         first_injection = next(i for i, x in enumerate(script) if isinstance(x, c.InjectCement))
         for command in script[first_injection + 1 :]:
             await cases.execute("crash1", command, actor="tech", source=Source.TUI)
