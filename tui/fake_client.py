@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from tui.client import OFFLINE
-from tui.inbox import Inbox
-from tui.views import AlarmUpdate, ConnectionStatus, Link, Reading, Reply, RoomState, ServiceStatus
+from tui.inbox import Inbox, InboxStreams
+from tui.views import Link, Reply
 
 Answer = Callable[[str, dict[str, Any]], Reply | Awaitable[Reply]]
 
@@ -24,7 +24,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class FakeSuiteClient:
+class FakeSuiteClient(InboxStreams):
     def __init__(
         self,
         *,
@@ -65,21 +65,6 @@ class FakeSuiteClient:
         self.inbox.link(Link.CONNECTED, "connected to the fake service", resync=True)
 
     # ---- SuiteClient --------------------------------------------------------------------------
-
-    def states(self) -> AsyncIterator[RoomState]:
-        return aiter(self.inbox.states)
-
-    def alarms(self) -> AsyncIterator[AlarmUpdate]:
-        return aiter(self.inbox.alarms)
-
-    def readings(self) -> AsyncIterator[Reading]:
-        return aiter(self.inbox.readings)
-
-    def links(self) -> AsyncIterator[ConnectionStatus | ServiceStatus]:
-        return aiter(self.inbox.links)
-
-    def counters(self) -> Mapping[str, int]:
-        return self.inbox.counters()
 
     async def send(self, action: str, **fields: Any) -> Reply:
         self._ids += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 
 from tui import wire
@@ -98,3 +98,24 @@ class Inbox:
             self.faults[kind] += 1
             if self.faults[kind] == 1:
                 log.warning("tui: unreadable message on %s: %s", topic, exc)
+
+
+class InboxStreams:
+    """The `SuiteClient` streams, read from the client's `Inbox` (both clients share them)."""
+
+    inbox: Inbox
+
+    def states(self) -> AsyncIterator[RoomState]:
+        return aiter(self.inbox.states)
+
+    def alarms(self) -> AsyncIterator[AlarmUpdate]:
+        return aiter(self.inbox.alarms)
+
+    def readings(self) -> AsyncIterator[Reading]:
+        return aiter(self.inbox.readings)
+
+    def links(self) -> AsyncIterator[ConnectionStatus | ServiceStatus]:
+        return aiter(self.inbox.links)
+
+    def counters(self) -> Mapping[str, int]:
+        return self.inbox.counters()

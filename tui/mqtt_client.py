@@ -17,7 +17,7 @@ import asyncio
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +26,8 @@ import aiomqtt
 
 from tui import wire
 from tui.client import OFFLINE, TIMEOUT
-from tui.inbox import Inbox
-from tui.views import AlarmUpdate, ConnectionStatus, Link, Reading, Reply, RoomState, ServiceStatus
+from tui.inbox import Inbox, InboxStreams
+from tui.views import Link, Reply
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _bytes(payload: Any) -> bytes:
     return b"" if payload is None else str(payload).encode()
 
 
-class MqttSuiteClient:
+class MqttSuiteClient(InboxStreams):
     """The dashboard's connection to one site's service through its MQTT broker."""
 
     def __init__(
@@ -82,21 +82,6 @@ class MqttSuiteClient:
         self._prefix = uuid.uuid4().hex[:8]
 
     # ---- the streams ----------------------------------------------------------------------
-
-    def states(self) -> AsyncIterator[RoomState]:
-        return aiter(self.inbox.states)
-
-    def alarms(self) -> AsyncIterator[AlarmUpdate]:
-        return aiter(self.inbox.alarms)
-
-    def readings(self) -> AsyncIterator[Reading]:
-        return aiter(self.inbox.readings)
-
-    def links(self) -> AsyncIterator[ConnectionStatus | ServiceStatus]:
-        return aiter(self.inbox.links)
-
-    def counters(self) -> Mapping[str, int]:
-        return self.inbox.counters()
 
     # ---- commands -------------------------------------------------------------------------
 
