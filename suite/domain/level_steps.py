@@ -6,7 +6,7 @@ from datetime import datetime
 
 from suite.domain import commands as c
 from suite.domain import events as e
-from suite.domain.case import Case
+from suite.domain.case import Case, LevelState
 from suite.domain.errors import GuardError
 from suite.domain.policy import WorkflowPolicy
 from suite.domain.rules import (
@@ -19,18 +19,28 @@ from suite.domain.rules import (
 from suite.domain.values import Level, Procedure
 
 
+def _level_step(case: Case, level_text: str, step: str) -> tuple[Level, LevelState]:
+    """The level a needle step names and its state, once the step is allowed at all."""
+    needle_allowed(case, step)
+    level = level_on_order(case, level_text)
+    return level, case.level(level)
+
+
+def _balloon_step(case: Case, level_text: str, step: str) -> tuple[Level, LevelState]:
+    if case.procedure is not Procedure.KYPHOPLASTY:
+        raise GuardError("a balloon tamp is only used in kyphoplasty")
+    return _level_step(case, level_text, step)
+
+
 def place_trocar(case: Case, cmd: c.PlaceTrocar, p: WorkflowPolicy) -> list[e.Event]:
-    needle_allowed(case, "trocar placement")
-    level = level_on_order(case, cmd.level)
-    if case.level(level).trocar is not None:
+    level, state = _level_step(case, cmd.level, "trocar placement")
+    if state.trocar is not None:
         raise GuardError(f"a trocar is already placed on {level}")
     return [e.TrocarPlaced(at=cmd.at, level=level, approach=cmd.approach, pedicles=cmd.pedicles)]
 
 
 def confirm_trocar(case: Case, cmd: c.ConfirmTrocar, p: WorkflowPolicy) -> list[e.Event]:
-    needle_allowed(case, "trocar confirmation")
-    level = level_on_order(case, cmd.level)
-    state = case.level(level)
+    level, state = _level_step(case, cmd.level, "trocar confirmation")
     if state.trocar is None:
         raise GuardError(f"confirming the trocar on {level} needs a trocar placed on {level}")
     if state.trocar_confirmed_at is not None:
@@ -39,11 +49,7 @@ def confirm_trocar(case: Case, cmd: c.ConfirmTrocar, p: WorkflowPolicy) -> list[
 
 
 def inflate_balloon(case: Case, cmd: c.InflateBalloon, p: WorkflowPolicy) -> list[e.Event]:
-    if case.procedure is not Procedure.KYPHOPLASTY:
-        raise GuardError("a balloon tamp is only used in kyphoplasty")
-    needle_allowed(case, "balloon inflation")
-    level = level_on_order(case, cmd.level)
-    state = case.level(level)
+    level, state = _balloon_step(case, cmd.level, "balloon inflation")
     if state.trocar_confirmed_at is None:
         raise GuardError(f"balloon on {level} needs a confirmed trocar on {level}")
     if state.balloon_removed_at is not None:
@@ -60,11 +66,7 @@ def inflate_balloon(case: Case, cmd: c.InflateBalloon, p: WorkflowPolicy) -> lis
 
 
 def remove_balloon(case: Case, cmd: c.RemoveBalloon, p: WorkflowPolicy) -> list[e.Event]:
-    if case.procedure is not Procedure.KYPHOPLASTY:
-        raise GuardError("a balloon tamp is only used in kyphoplasty")
-    needle_allowed(case, "balloon removal")
-    level = level_on_order(case, cmd.level)
-    state = case.level(level)
+    level, state = _balloon_step(case, cmd.level, "balloon removal")
     if state.balloon is None:
         raise GuardError(f"removing the balloon on {level} needs it inflated first")
     if state.balloon_removed_at is not None:
@@ -80,9 +82,7 @@ def mix_cement(case: Case, cmd: c.MixCement, p: WorkflowPolicy) -> list[e.Event]
 
 
 def inject_cement(case: Case, cmd: c.InjectCement, p: WorkflowPolicy) -> list[e.Event]:
-    needle_allowed(case, "cement injection")
-    level = level_on_order(case, cmd.level)
-    state = case.level(level)
+    level, state = _level_step(case, cmd.level, "cement injection")
     if state.trocar_confirmed_at is None:
         raise GuardError(f"cement on {level} needs a confirmed trocar on {level}")
     if case.procedure is Procedure.KYPHOPLASTY and state.balloon_removed_at is None:
