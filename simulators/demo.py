@@ -231,6 +231,7 @@ class Demo:
         if stop.is_set():
             return
         await self._results_at_his()
+        await self._outbox_settled()
         self._take_his_messages()
         for event in observer.drain_alarm_events():
             self.alarms.take(event)
@@ -313,6 +314,24 @@ class Demo:
             await self.receiver.wait_for(arrived, timeout_s=60.0)
         except TimeoutError:
             self.problems.append("the HIS did not receive every result within 60 s")
+
+    async def _outbox_settled(self) -> None:
+        """Wait (bounded) until procsuite has recorded every HL7 message as sent: the HIS
+        may have ACKed the last one a moment before the sender committed it."""
+        from suite.store import hl7 as hl7_store
+
+        ctx = self.service.ctx
+        if ctx is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10.0):
+                while True:
+                    async with ctx.db.session() as session:
+                        pending = await hl7_store.recent_outbound(session, 1, status="pending")
+                    if not pending:
+                        return
+                    await asyncio.sleep(0.05)
+        self.problems.append("HL7 messages still pending 10 s after the results reached the HIS")
 
     async def _alarm_feed(self, link: CommandLink) -> None:
         async for event in link.alarm_events():
