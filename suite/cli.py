@@ -35,6 +35,7 @@ from suite.steps import STEPS, parse_step, step_fields
 from suite.store import cases as case_store
 from suite.store import migrate
 from suite.store.database import Database
+from suite.store.running import running_database
 from suite.timeline import render
 from tui.cli import tui_command
 
@@ -106,19 +107,12 @@ def case() -> None:
 
 
 async def _with_cases(settings: Settings, fn: Callable[[CaseService, Database], Awaitable[T]]) -> T:
-    await migrate.upgrade(settings.database_url)
-    database = Database.from_url(settings.database_url)
-    cases = CaseService(database, Bus(), clock=utc_now, policy=settings.workflow.policy())
-    # Steps logged here queue their HL7 status / result messages like the service's do.
-    register_outbox(cases, settings, clock=utc_now)
-    writer = asyncio.create_task(database.run())
-    try:
+    async with running_database(settings.database_url) as database:
+        cases = CaseService(database, Bus(), clock=utc_now, policy=settings.workflow.policy())
+        # Steps logged here queue their HL7 status / result messages like the service's do.
+        register_outbox(cases, settings, clock=utc_now)
         await cases.load()
         return await fn(cases, database)
-    finally:
-        database.close()
-        await writer
-        await database.dispose()
 
 
 @case.command("list")

@@ -19,8 +19,8 @@ from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.model import AlarmRaised
 from suite.settings import Settings
-from suite.store import migrate
 from suite.store.database import Database
+from suite.store.running import running_database
 
 T = TypeVar("T")
 
@@ -30,18 +30,11 @@ async def _with_store(
 ) -> T:
     from suite.service import utc_now
 
-    await migrate.upgrade(settings.database_url)
-    database = Database.from_url(settings.database_url)
-    bus = Bus()
-    cases = CaseService(database, bus, clock=utc_now, policy=settings.workflow.policy())
-    writer = asyncio.create_task(database.run())
-    try:
+    async with running_database(settings.database_url) as database:
+        bus = Bus()
+        cases = CaseService(database, bus, clock=utc_now, policy=settings.workflow.policy())
         await cases.load()
         return await fn(cases, database, bus)
-    finally:
-        database.close()
-        await writer
-        await database.dispose()
 
 
 @click.group("dicom")

@@ -19,8 +19,8 @@ from adapters.hl7.replay import ReplayRefused, replay_outbound
 from suite.cli_settings import settings_of as _settings
 from suite.settings import Settings
 from suite.store import hl7 as store
-from suite.store import migrate
 from suite.store.database import Database
+from suite.store.running import running_database
 
 T = TypeVar("T")
 
@@ -31,15 +31,8 @@ class Hl7CliError(click.ClickException):
 
 def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
     async def go() -> T:
-        await migrate.upgrade(settings.database_url)
-        db = Database.from_url(settings.database_url)
-        writer = asyncio.create_task(db.run())
-        try:
+        async with running_database(settings.database_url) as db:
             return await fn(db)
-        finally:
-            db.close()
-            await writer
-            await db.dispose()
 
     return asyncio.run(go())
 

@@ -24,21 +24,17 @@ from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.settings import Settings
 from suite.store import alarms as alarm_store
-from suite.store import migrate
 from suite.store import vitals as vitals_store
 from suite.store.database import Database
+from suite.store.running import running_database
 
 T = TypeVar("T")
 REPLY_TIMEOUT_S = 10.0
 
 
 async def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
-    await migrate.upgrade(settings.database_url)
-    database = Database.from_url(settings.database_url)
-    try:
+    async with running_database(settings.database_url) as database:
         return await fn(database)
-    finally:
-        await database.dispose()
 
 
 def _t(value: datetime | None) -> str:
