@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -67,6 +68,19 @@ The imaging check needs an image received after the last cement injection:
 """
 
 
+def read_credentials(path: Path) -> dict[str, str]:
+    """`user password` per line (blank lines and # comments skipped)."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, _, password = line.strip().partition(" ")
+        if not password:
+            raise click.UsageError(f"{path}:{number}: expected 'user password'")
+        found[user] = password
+    return found
+
+
 @click.command("case", help=HELP)
 @click.option("--case-id", default=None, help="The case (its id).")
 @click.option("--accession", default=None, help="The case (its order's accession number).")
@@ -81,6 +95,12 @@ The imaging check needs an image received after the last cement injection:
     "--mqtt-url", envvar="PROCSUITE_MQTT_URL", default="mqtt://127.0.0.1:1883", show_default=True
 )
 @click.option("--site", envvar="PROCSUITE_SITE", default="main", show_default=True)
+@click.option(
+    "--credentials", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="File of 'user password' lines (`procsuite broker passwd --generate` writes one): each"
+    " role connects to the broker as its own user (brokers with ACLs). mqtts:// URLs trust the"
+    " CAs of SSL_CERT_FILE.",
+)  # fmt: skip
 @click.option("--user-tech", default="tech1", show_default=True, help="Technologist's user.")
 @click.option("--user-nurse", default="nurse1", show_default=True, help="Nurse's user.")
 @click.option("--user-rad", default="rad1", show_default=True, help="Radiologist's user.")
@@ -129,12 +149,20 @@ def case(**opts: Any) -> None:
         change = f" -> {step.phase}" if step.phase != step.previous_phase else ""
         click.echo(f"{step.at:%H:%M:%S}  {step.label:<20} by {step.user}{change}")
 
+    passwords = read_credentials(opts["credentials"]) if opts["credentials"] else {}
+
+    def link(user: str, **kw: Any) -> CommandLink:
+        if passwords and user not in passwords:
+            raise click.UsageError(f"{opts['credentials']} has no password for {user}")
+        return CommandLink(
+            opts["mqtt_url"], site=opts["site"], user=user, password=passwords.get(user), **kw
+        )
+
     async def main(stop: asyncio.Event) -> str:
-        url, site = opts["mqtt_url"], opts["site"]
         async with (
-            CommandLink(url, site=site, user=opts["user_tech"], watch_rooms=True) as tech,
-            CommandLink(url, site=site, user=opts["user_nurse"]) as nurse,
-            CommandLink(url, site=site, user=opts["user_rad"]) as rad,
+            link(opts["user_tech"], watch_rooms=True) as tech,
+            link(opts["user_nurse"]) as nurse,
+            link(opts["user_rad"]) as rad,
         ):
             service_now = await _service_clock(tech)
             begin = start_time(opts["start_text"], service_now=service_now())

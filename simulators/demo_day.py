@@ -91,12 +91,12 @@ def demo_day(day: date, *, zone: tzinfo) -> list[RoomDay]:
 
 def speed_allowances(speed: float) -> dict[str, float]:
     """Alarm settings measured on the service's clock, widened so each stays at least a real
-    second or two: at `speed` 120 the default 15 s stale-feed time is 0.125 real seconds,
+    second or three: at `speed` 120 the default 15 s stale-feed time is 0.125 real seconds,
     shorter than a busy machine's scheduling hiccups. Physiological delays run on the
     monitor's own clock and are unchanged (docs/clinical-defaults.md, "The demo")."""
     return {
         "stale_feed_s": max(15.0, 2.0 * speed),
-        "clock_skew_s": max(10.0, 1.0 * speed),
+        "clock_skew_s": max(10.0, 3.0 * speed),
         "sample_hold_s": max(5.0, 0.5 * speed),
     }
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -36,19 +37,26 @@ class MqttTarget:
     port: int
     username: str | None = None
     password: str | None = None
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> MqttTarget:
-        """`mqtt://[user[:password]@]host[:port]` (port 1883 by default)."""
+        """`mqtt://[user[:password]@]host[:port]` (port 1883 by default), or `mqtts://` for
+        TLS (port 8883), trusting the system's CAs or the bundle in SSL_CERT_FILE."""
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"MQTT URL {url!r} must look like mqtt://host:1883")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
+            raise ValueError(f"MQTT URL {url!r} must look like mqtt://host:1883 or mqtts://host")
+        tls = parts.scheme in ("mqtts", "ssl")
         return cls(
             host=parts.hostname,
-            port=parts.port or 1883,
+            port=parts.port or (8883 if tls else 1883),
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            tls=tls,
         )
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context() if self.tls else None
 
 
 @dataclass
@@ -182,6 +190,7 @@ class Monitor:
                     identifier=self.client_id,
                     username=self.target.username,
                     password=self.target.password,
+                    tls_context=self.target.tls_context(),
                     will=will,
                     keepalive=10,
                     timeout=self.publish_timeout_s,

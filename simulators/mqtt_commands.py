@@ -21,6 +21,7 @@ itself). Only the wire: nothing here imports the service.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import uuid
@@ -99,6 +100,7 @@ class CommandLink:
         *,
         site: str,
         user: str,
+        password: str | None = None,
         watch_rooms: bool = False,
         watch_alarms: Sequence[str] = (),
         reply_timeout_s: float = 10.0,
@@ -110,6 +112,8 @@ class CommandLink:
         if not user or any(ch in user for ch in "/#+ "):
             raise ValueError(f"user name {user!r} cannot be part of an MQTT topic")
         self.target = MqttTarget.parse(url)
+        if password is not None:  # the user's own broker account (ACLs: cmd/<user> only)
+            self.target = dataclasses.replace(self.target, username=user, password=password)
         self.url = url
         self.user = user
         self.root = f"procsuite/{site}"
@@ -275,6 +279,7 @@ class CommandLink:
                     identifier=f"procsuite-sim-{self._prefix}",
                     username=self.target.username,
                     password=self.target.password,
+                    tls_context=self.target.tls_context(),
                     clean_session=True,
                     keepalive=10,
                 ) as client:

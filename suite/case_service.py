@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # Runs inside the transaction that appends a case's events (e.g. to write an HL7 outbox row).
 TransactionHook = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+# Runs first in that transaction and may refuse the write (a room lease: suite/leases.py).
+Fence = Callable[[AsyncSession, Case, Source], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +64,14 @@ class CaseService:
         self._by_accession: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._hooks: list[TransactionHook] = []
+        self.fence: Fence | None = None
 
     def add_hook(self, hook: TransactionHook) -> None:
         self._hooks.append(hook)
+
+    def clear_hooks(self) -> None:
+        """Forget every hook (the adapters that added them are being rebuilt)."""
+        self._hooks.clear()
 
     async def load(self) -> int:
         """Rebuild every case from the event log; returns how many."""
@@ -173,8 +180,11 @@ class CaseService:
         expected = case.version if case is not None else 0
         final = state
         hooks = list(self._hooks)
+        fence = self.fence
 
         async def job(session: AsyncSession) -> None:
+            if fence is not None:
+                await fence(session, final, source)
             await case_store.append(
                 session, records=records, expected_version=expected, state=final, recorded_at=now
             )
@@ -187,6 +197,32 @@ class CaseService:
 
         await self.db.write(job, after_commit=committed)
         return records
+
+    async def follow(self, rooms: Sequence[str]) -> list[Case]:
+        """Pick up what other processes (another instance, `procsuite case log`) wrote to the
+        open cases of `rooms` since they were read; returns the cases that changed, each also
+        published on the bus as a `CaseChanged`."""
+        if not rooms:
+            return []
+        async with self.db.session() as session:
+            known_open = [k.case_id for k in self.open_cases() if k.room in rooms]
+            versions = await case_store.open_versions(session, rooms, also=known_open)
+        changed = []
+        for case_id, version in versions.items():
+            known = self._cases.get(case_id)
+            if known is not None and known.version >= version:
+                continue
+            lock = self._locks.setdefault(case_id, asyncio.Lock())
+            async with lock:  # after a command of ours on the case that is in flight
+                known = self._cases.get(case_id)
+                if known is not None and known.version >= version:
+                    continue  # it was ours
+                await self._refresh(case_id)
+                case = self._cases.get(case_id)
+            if case is not None and (known is None or case.version > known.version):
+                changed.append(case)
+                self.bus.publish(CaseChanged(case, ()))
+        return changed
 
     async def _refresh(self, case_id: str) -> None:
         async with self.db.session() as session:

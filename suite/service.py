@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from suite.bus import Bus
 from suite.case_service import CaseService
+from suite.leases import RoomLeases
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database
@@ -42,6 +43,24 @@ class ServiceContext:
     cases: CaseService
     clock: Callable[[], datetime] = utc_now
     components: list[Component] = field(default_factory=list)
+    rooms: list[str] | None = None
+    """The rooms this instance serves now (its leases); default: `settings.rooms`."""
+    site_duties: bool = True
+    """Whether this instance holds the site-wide duties (HL7 sender, PACS forwarder, site
+    status, commands that name no room)."""
+    owner_of: Callable[[str], str | None] | None = None
+    """The instance serving a room as of the last lease round (None: nobody)."""
+    current_owner: Callable[[str], Awaitable[str | None]] | None = None
+    """The instance serving a room now, from the database (for routing commands)."""
+
+    def __post_init__(self) -> None:
+        if self.rooms is None:
+            self.rooms = list(self.settings.rooms)
+
+    @property
+    def served(self) -> list[str]:
+        assert self.rooms is not None
+        return self.rooms
 
 
 def build_components(ctx: ServiceContext) -> list[Component]:
@@ -62,43 +81,99 @@ def build_components(ctx: ServiceContext) -> list[Component]:
 
 
 class Service:
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        lease_clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        # Leases run on the wall clock shared with the other instances, even when the
+        # domain runs on a simulated one (the demo).
+        self.lease_clock = lease_clock
         self.ready = asyncio.Event()
         self.ctx: ServiceContext | None = None
+        self.leases: RoomLeases | None = None
+        self.rebuilds = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until `stop` is set, then shut down cleanly: adapters first, then the store."""
+        """Run until `stop` is set, then shut down cleanly: adapters first, then the store.
+
+        When the rooms this instance serves change (a takeover, a room handed back), the
+        adapters are stopped and built again for the new rooms, the cases re-read from the
+        event log; the store keeps running.
+        """
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(settings.database_url)
         db = Database.from_url(settings.database_url)
         bus = Bus()
         cases = CaseService(db, bus, clock=self.clock, policy=settings.workflow.policy())
-        ctx = ServiceContext(settings=settings, db=db, bus=bus, cases=cases, clock=self.clock)
-        self.ctx = ctx
+        leases = RoomLeases(db, settings.lease, home_rooms=settings.rooms, clock=self.lease_clock)
+        self.leases = leases
+        cases.fence = leases.fence
         try:
-            await cases.load()
-            ctx.components = build_components(ctx)
             async with asyncio.TaskGroup() as tg:
                 writer = tg.create_task(db.run(), name="store-writer")
-                running = [tg.create_task(comp.run(), name=comp.name) for comp in ctx.components]
-                self.ready.set()
-                log.info(
-                    "procsuite ready: site=%s rooms=%s components=%s",
-                    settings.site,
-                    ",".join(settings.rooms),
-                    ",".join(comp.name for comp in ctx.components) or "none",
-                )
-                await stop.wait()
-                log.info("procsuite stopping")
-                # In reverse order of start: clients stop before the embedded broker they use.
-                # stop_tasks cancels again if a cancellation is lost (Python 3.11 wait_for).
-                for task in reversed(running):
-                    await stop_tasks([task])
+                await leases.start()
+                keeper = tg.create_task(leases.run(), name="leases")
+                follower = tg.create_task(self._follow(cases, leases), name="case-follower")
+                while True:
+                    await cases.load()
+                    cases.clear_hooks()
+                    leases.mark_built()
+                    ctx = ServiceContext(
+                        settings=settings, db=db, bus=bus, cases=cases, clock=self.clock,
+                        rooms=leases.rooms, site_duties=leases.site, owner_of=leases.owner_of,
+                        current_owner=leases.current_owner,
+                    )  # fmt: skip
+                    self.ctx = ctx
+                    ctx.components = build_components(ctx)
+                    running = [tg.create_task(c.run(), name=c.name) for c in ctx.components]
+                    self.ready.set()
+                    log.info(
+                        "procsuite ready: site=%s instance=%s rooms=%s site-duties=%s "
+                        "components=%s",
+                        settings.site,
+                        settings.lease.instance_id,
+                        ",".join(ctx.served) or "none",
+                        "yes" if ctx.site_duties else "no",
+                        ",".join(comp.name for comp in ctx.components) or "none",
+                    )
+                    rebuild = await _first_of(stop, leases.changed)
+                    log.info("procsuite stopping" if not rebuild else "procsuite: rooms changed")
+                    # In reverse order of start: clients stop before the embedded broker they
+                    # use. stop_tasks cancels again if a cancellation is lost (3.11 wait_for).
+                    for task in reversed(running):
+                        await stop_tasks([task])
+                    if not rebuild:
+                        break
+                    self.rebuilds += 1
+                await stop_tasks([follower, keeper])
+                await leases.release_all()
                 db.close()
                 await writer
         finally:
             await db.dispose()
         log.info("procsuite stopped")
+
+    async def _follow(self, cases: CaseService, leases: RoomLeases) -> None:
+        """Pick up changes other processes make to the served rooms' cases."""
+        while True:
+            await asyncio.sleep(self.settings.lease.renew_s)
+            try:
+                await cases.follow(leases.rooms)
+            except Exception as exc:  # the database is away: try again next time
+                log.warning("cases: could not look for changes made elsewhere (%s)", exc)
+
+
+async def _first_of(stop: asyncio.Event, changed: asyncio.Event) -> bool:
+    """Wait for a stop (False) or a change of rooms (True)."""
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(changed.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await stop_tasks(waits)
+    return not stop.is_set()

@@ -38,9 +38,9 @@ class MqttSettings(BaseModel):
     """User name procsuite connects to the broker with."""
     password: str | None = None
     """Password for `username`."""
-    client_id: str = "procsuite-service"
+    client_id: str | None = None
     """MQTT client identifier of the service (fixed: the broker keeps our session and queues
-    QoS 1 vitals for us while we reconnect)."""
+    QoS 1 vitals for us while we reconnect); default `procsuite-<lease.instance_id>`."""
     max_payload_bytes: int = Field(default=65_536, ge=256)
     """Vitals or command payloads larger than this are rejected unread (counted, alarmed)."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
@@ -298,6 +298,34 @@ class WorkflowSettings(BaseModel):
         return WorkflowPolicy(**self.model_dump())
 
 
+class LeaseSettings(BaseModel):
+    """Several instances on one database (docs/operations.md "Scale out"): each serves the
+    rooms whose lease it holds; one of them holds the site-wide duties."""
+
+    instance_id: str = "procsuite"
+    """This instance's name in the lease table; unique per instance (a restarted instance with
+    the same name gets its leases back at once). Keep it the same across restarts."""
+    ttl_s: float = Field(default=15.0, ge=2)
+    """A lease not renewed for this long expires and another instance may take the room over.
+    Instances' clocks must agree to well within this (NTP)."""
+    renew_s: float = Field(default=3.0, gt=0)
+    """How often the leases are renewed, expired ones looked for, and rooms' cases changed by
+    other instances picked up. Must be well under `ttl_s`."""
+    takeover: list[str] = Field(default_factory=list)
+    """Rooms of other instances this one takes over when their lease expires (`["*"]`: any).
+    Empty: it serves its own `rooms` only."""
+    site_duties: bool = True
+    """Compete for the site-wide duties: the HL7 sender, the PACS forwarder, the site status
+    topic and commands that name no room. One instance holds them at a time."""
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not value or len(value) > 64 or any(ch in value for ch in "/#+ "):
+            raise ValueError(f"{value!r} is not an instance id (1-64 characters, no / # + space)")
+        return value
+
+
 class TuiSettings(BaseModel):
     """The terminal dashboard (`procsuite tui`); it reads `mqtt_url` and `site` above."""
 
@@ -347,6 +375,7 @@ class Settings(BaseSettings):
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
+    lease: LeaseSettings = Field(default_factory=LeaseSettings)
 
     @field_validator("dicom_port", "hl7_port")
     @classmethod

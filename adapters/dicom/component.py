@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.dicom.association import Bridge, CallerPolicy, Counters
 from adapters.dicom.dose import DoseKeeper
-from adapters.dicom.forward import Destination, Forwarder
+from adapters.dicom.forward import Destination, Forwarder, instance_queue
 from adapters.dicom.intake import Intake
 from adapters.dicom.linker import Linker
 from adapters.dicom.mpps_records import MppsRecorder
@@ -67,7 +67,10 @@ class DicomAdapter:
                 clock=ctx.clock,
                 root=self.root,
                 destination=Destination(
-                    settings.forward_host, settings.forward_port, settings.forward_ae_title
+                    settings.forward_host,
+                    settings.forward_port,
+                    settings.forward_ae_title,
+                    instance_queue(ctx.settings.lease.instance_id),
                 ),
                 calling_ae=settings.ae_title,
                 retry_min_s=settings.forward_retry_min_s,

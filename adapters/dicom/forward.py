@@ -40,10 +40,17 @@ class Destination:
     host: str
     port: int
     ae_title: str
+    queue: str = ""
+    """Whose files these are: each instance forwards what it stored on its own disk."""
 
     @property
     def key(self) -> str:
-        return f"{self.ae_title}@{self.host}:{self.port}"
+        return f"{self.ae_title}@{self.host}:{self.port}{self.queue}"
+
+
+def instance_queue(instance: str) -> str:
+    """The queue suffix of an instance's forward rows ("" for a single default instance)."""
+    return "" if instance == "procsuite" else f"#{instance}"
 
 
 def retry_delay_s(attempts: int, *, min_s: float, max_s: float) -> float:

@@ -3,7 +3,8 @@
 - `settings.hl7.enabled`: the MLLP listener on `settings.hl7_port` (its journal writes each
   message in the transaction of the case command it causes: a case-service hook).
 - `settings.hl7.outbound_host` set: the outbox hook (status and results written with the case
-  events that cause them) and the sender that delivers them.
+  events that cause them) and, on the instance with the site-wide duties, the sender that
+  delivers them (every instance's rows, in order, from the shared outbox).
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def hl7_components(ctx: ServiceContext) -> list[Any]:
             )
         )
     if h.outbound_destination is not None:
-        from adapters.hl7.sender import build_sender
+        if ctx.site_duties:
+            from adapters.hl7.sender import build_sender
 
-        components.append(build_sender(ctx))
+            components.append(build_sender(ctx))
+        else:  # another instance sends; this one queues what its cases cause
+            register_outbox(ctx.cases, settings, clock=ctx.clock)
     return components

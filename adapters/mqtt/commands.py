@@ -21,7 +21,8 @@ import dataclasses
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,8 @@ from suite.domain.values import Order, Patient, parse_levels
 from suite.roles import PermissionDenied, Permissions
 from suite.settings import Role
 from suite.steps import parse_step
+from suite.store import alarms as alarm_store
+from suite.store import cases as case_store
 from suite.store.database import StoreError
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,23 @@ def _number(body: Mapping[str, Any], key: str, *, action: str) -> float | None:
     return float(value)
 
 
+async def _nobody(room: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which commands this instance answers when several share the broker (suite/leases.py).
+    The default answers every command (one instance)."""
+
+    rooms: frozenset[str] = frozenset()
+    site_duties: bool = True
+    owner_of: Callable[[str], Awaitable[str | None]] = _nobody
+    everything: bool = True
+    instance: str = ""
+    """Named in every reply (which instance answered), when set."""
+
+
 class CommandChannel:
     name = "mqtt-commands"
 
@@ -94,7 +114,9 @@ class CommandChannel:
         resync: Callable[[], None],
         max_payload_bytes: int = 65_536,
         queue_size: int = 1_000,
+        routing: Routing | None = None,
     ) -> None:
+        self.routing = routing or Routing()
         self.users = users
         self.permissions = permissions
         self.cases = cases
@@ -110,6 +132,7 @@ class CommandChannel:
         self._done: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self.handled = 0
         self.refused = 0
+        self.skipped = 0  # commands another instance answers
         self._actions: dict[str, Handler] = {
             "log_step": self._log_step,
             "ack_alarm": self._ack_alarm,
@@ -141,7 +164,61 @@ class CommandChannel:
     async def run(self) -> None:
         while True:
             user, payload = await self._inbox.get()
-            self._reply(user, await self.handle(user, payload))
+            if not await self._answers(payload):
+                self.skipped += 1
+                continue
+            reply = await self.handle(user, payload)
+            if self.routing.instance:
+                reply = codec.to_json({**json.loads(reply), "instance": self.routing.instance})
+            self._reply(user, reply)
+
+    async def _answers(self, payload: bytes) -> bool:
+        """Whether this instance answers the command: the one serving its room does; the one
+        with the site-wide duties answers the rest (no room, unknown, unreadable)."""
+        routing = self.routing
+        if routing.everything:
+            return True
+        try:
+            request = codec.decode_command(payload, max_bytes=self.max_payload_bytes)
+            room = await self._room_of(request)
+        except (CommandError, StoreError):
+            room = None
+        if room is None:
+            return routing.site_duties
+        if room in routing.rooms:
+            return True
+        # A room nobody served a moment ago: the site's instance answers (with a refusal
+        # naming who serves it), unless the room has an owner now.
+        return routing.site_duties and await routing.owner_of(room) is None
+
+    async def _room_of(self, request: CommandRequest) -> str | None:
+        body = request.body
+        if request.action == "log_step":
+            ref = body.get("case_id")
+            if not isinstance(ref, str):
+                return None
+            case = self.cases.get(ref) or self.cases.by_accession(ref)
+            if case is not None:
+                return case.room
+            async with self.cases.db.session() as session:
+                return await case_store.room_of(session, ref)
+        if request.action == "ack_alarm":
+            alarm_id = body.get("alarm_id")
+            if not isinstance(alarm_id, str):
+                return None
+            found = self.alarms.journal.get(alarm_id)
+            if found is not None:
+                return found.room
+            async with self.cases.db.session() as session:
+                return await alarm_store.room_of(session, alarm_id)
+        if request.action == "adjust_limit":
+            room = body.get("room")
+            return room if isinstance(room, str) else None
+        if request.action == "schedule_case":
+            fields = body.get("fields")
+            room = fields.get("room") if isinstance(fields, dict) else None
+            return room if isinstance(room, str) else None
+        return None
 
     async def handle(self, user: str, payload: bytes) -> bytes:
         """Carry out one command; returns the reply payload (never raises for bad input)."""

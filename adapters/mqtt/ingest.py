@@ -66,8 +66,11 @@ class Ingest:
         max_payload_bytes: int = 65_536,
         fault_clear_s: float = 30.0,
         on_change: Callable[[str], None] | None = None,
+        elsewhere: Callable[[str], bool] = lambda room: False,
     ) -> None:
         self.rooms = frozenset(rooms)
+        self.elsewhere = elsewhere  # is the room served by another instance?
+        self.other_instances: Counter[str] = Counter()
         self.alarms = alarms
         self.recorder = recorder
         self.clock = clock
@@ -184,6 +187,9 @@ class Ingest:
     # ---- faults ---------------------------------------------------------------------------
 
     def _unknown_room(self, room: str) -> None:
+        if self.elsewhere(room):
+            self.other_instances[room] += 1  # another instance's room: not ours to read
+            return
         self.unknown_rooms[room] += 1
         self.totals[UNKNOWN_ROOM] += 1
         if self.unknown_rooms[room] == 1:

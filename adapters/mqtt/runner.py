@@ -8,8 +8,9 @@ monitors' QoS 1 vitals and the TUIs' commands for it.
 
 While connected: every message goes to ingest or the command channel as paho reads it
 (synchronously: nothing there waits), and the publishers send alarm events (in order, from
-the outbox), room states (rate-limited), command replies and the service status. The last
-will marks the service offline on `procsuite/<site>/status`.
+the outbox), room states (rate-limited), command replies and the status. Each instance has
+its own `procsuite/<site>/status/<instance>`, which its last will marks offline; the instance
+with the site-wide duties also keeps the site's `procsuite/<site>/status`.
 """
 
 from __future__ import annotations
@@ -84,8 +85,15 @@ class MqttRunner:
         status_interval_s: float = 5.0,
         broker_ready: asyncio.Event | None = None,
         tls_context: ssl.SSLContext | None = None,
+        instance: str = "procsuite",
+        site_status: bool = True,
     ) -> None:
         self.host, self.port, self.tls = broker_address(url)
+        # Each instance's status (retained; the last will says offline) and, from the
+        # instance with the site-wide duties, the site's status as well.
+        self.status_topics = [topics.instance_status(instance)]
+        if site_status:
+            self.status_topics.append(topics.status)
         self.client_id = client_id
         self.topics = topics
         self.ingest = ingest
@@ -122,7 +130,7 @@ class MqttRunner:
             clean_session=False,
             keepalive=15,
             will=aiomqtt.Will(
-                self.topics.status, codec.to_json({"online": False}), qos=1, retain=True
+                self.status_topics[0], codec.to_json({"online": False}), qos=1, retain=True
             ),
             queue_type=Dispatch,
             tls_context=(self.tls_context or ssl.create_default_context()) if self.tls else None,
@@ -166,7 +174,7 @@ class MqttRunner:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.subscribe([(t, 1) for t in self.topics.subscriptions])
-        await client.publish(self.topics.status, codec.to_json(self.status()), qos=1, retain=True)
+        await self._status(client, self.status())
         self.connections += 1
         self.connected.set()
         log.info("mqtt: connected to %s:%d as %s", self.host, self.port, self.client_id)
@@ -182,9 +190,7 @@ class MqttRunner:
             # Stopping: a clean disconnect sends no last will, so say offline ourselves.
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(1):
-                    await client.publish(
-                        self.topics.status, codec.to_json({"online": False}), qos=1, retain=True
-                    )
+                    await self._status(client, {"online": False})
             raise
 
     # ---- receiving ----------------------------------------------------------------------------
@@ -239,9 +245,12 @@ class MqttRunner:
     async def _publish_status(self, client: aiomqtt.Client) -> None:
         while True:
             await asyncio.sleep(self.status_interval_s)
-            await client.publish(
-                self.topics.status, codec.to_json(self.status()), qos=1, retain=True
-            )
+            await self._status(client, self.status())
+
+    async def _status(self, client: aiomqtt.Client, status: dict[str, Any]) -> None:
+        payload = codec.to_json(status)
+        for topic in self.status_topics:
+            await client.publish(topic, payload, qos=1, retain=True)
 
     async def _housekeeping(self) -> None:
         while True:

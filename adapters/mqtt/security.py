@@ -24,7 +24,7 @@ _READS: dict[str, tuple[str, ...]] = {
     "alarms": ("alarms/+",),
     "vitals": ("rooms/+/vitals/+",),
     "devices": ("rooms/+/devices/+/status",),
-    "status": ("status",),
+    "status": ("status", "status/+"),
 }
 ROLE_READS: dict[Role, tuple[str, ...]] = {
     Role.TECHNOLOGIST: ("state", "alarms", "vitals", "devices", "status"),

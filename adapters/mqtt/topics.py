@@ -20,6 +20,8 @@ class Topics:
 
     @property
     def subscriptions(self) -> list[str]:
+        # Every room, also those another instance serves: vitals for a room nobody serves
+        # are counted (a monitor set up for the wrong room), the others' are skipped.
         return [
             f"{self.root}/rooms/+/vitals/+",
             f"{self.root}/rooms/+/devices/+/status",
@@ -46,8 +48,13 @@ class Topics:
 
     @property
     def status(self) -> str:
-        """The service's own status: retained, with counters; its last will says offline."""
+        """The site's status: retained, with counters, published by the instance holding the
+        site-wide duties."""
         return f"{self.root}/status"
+
+    def instance_status(self, instance: str) -> str:
+        """One instance's status: retained; its last will says offline."""
+        return f"{self.root}/status/{instance}"
 
     def parse(self, topic: str) -> tuple[Kind, str, str] | None:
         """(kind, room or "", device or user) of a subscribed topic; None for anything else."""

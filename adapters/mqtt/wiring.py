@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.mqtt import codec
 from adapters.mqtt.broker import EmbeddedBroker
-from adapters.mqtt.commands import CommandChannel
+from adapters.mqtt.commands import CommandChannel, Routing
 from adapters.mqtt.ingest import Ingest
 from adapters.mqtt.integration_status import IntegrationStatus
 from adapters.mqtt.outbox import AlarmOutbox
@@ -41,6 +41,9 @@ class MqttParts:
 def build(ctx: ServiceContext) -> MqttParts:
     s = ctx.settings
     m = s.mqtt
+    rooms = ctx.served
+    me = s.lease.instance_id
+    owner_of = ctx.owner_of or (lambda room: None)
     topics = Topics(s.topic_root)
     broker = EmbeddedBroker(s.mqtt_url) if m.embedded else None
     alarms = AlarmService(
@@ -49,12 +52,13 @@ def build(ctx: ServiceContext) -> MqttParts:
         cases=ctx.cases,
         clock=ctx.clock,
         config=s.alarms.engine_config(),
-        rooms=s.rooms,
+        rooms=rooms,
         tick_s=s.alarms.tick_s,
     )
     recorder = VitalsRecorder(ctx.db, queue_size=m.vitals_queue, batch=m.vitals_batch)
     ingest = Ingest(
-        rooms=s.rooms,
+        rooms=rooms,
+        elsewhere=lambda room: owner_of(room) not in (None, me),
         alarms=alarms,
         recorder=recorder,
         clock=ctx.clock,
@@ -63,7 +67,7 @@ def build(ctx: ServiceContext) -> MqttParts:
     )
     states = RoomStates(
         topics=topics,
-        rooms=s.rooms,
+        rooms=rooms,
         cases=ctx.cases,
         alarms=alarms,
         ingest=ingest,
@@ -77,7 +81,7 @@ def build(ctx: ServiceContext) -> MqttParts:
     ingest.on_change = states.mark
     alarms.listeners.append(states.mark)
     outbox = AlarmOutbox(
-        topics=topics, rooms=s.rooms, db=ctx.db, bus=ctx.bus, clock=ctx.clock,
+        topics=topics, rooms=rooms, db=ctx.db, bus=ctx.bus, clock=ctx.clock,
         maxsize=m.alarm_outbox,
     )  # fmt: skip
     commands = CommandChannel(
@@ -88,11 +92,18 @@ def build(ctx: ServiceContext) -> MqttParts:
         clock=ctx.clock,
         resync=states.mark_all,
         max_payload_bytes=m.max_payload_bytes,
+        routing=Routing(
+            rooms=frozenset(rooms),
+            site_duties=ctx.site_duties,
+            owner_of=ctx.current_owner or Routing.owner_of,
+            everything=ctx.owner_of is None,
+            instance=me if ctx.owner_of is not None else "",
+        ),
     )
     parts = MqttParts(alarms, recorder, ingest, states, outbox, commands, None, broker)  # type: ignore[arg-type]
     parts.runner = MqttRunner(
         url=s.mqtt_url,
-        client_id=m.client_id,
+        client_id=m.client_id or f"procsuite-{me}",
         topics=topics,
         ingest=ingest,
         commands=commands,
@@ -106,6 +117,8 @@ def build(ctx: ServiceContext) -> MqttParts:
         status_interval_s=m.status_interval_s,
         broker_ready=broker.started if broker is not None else None,
         tls_context=client_tls_context(m) if s.mqtt_url.startswith("mqtts:") else None,
+        instance=me,
+        site_status=ctx.site_duties,
     )
     parts.integration = IntegrationStatus(
         db=ctx.db, components=lambda: ctx.components, interval_s=m.status_interval_s
@@ -128,13 +141,16 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
         "online": True,
         "at": codec.iso(ctx.clock()),
         "site": ctx.settings.site,
-        "rooms": ctx.settings.rooms,
+        "instance": ctx.settings.lease.instance_id,
+        "rooms": ctx.served,
+        "site_duties": ctx.site_duties,
         "connections": parts.runner.connections,
         "ingest": {
             "received": ingest.received,
             "accepted": ingest.accepted,
             "faults": dict(ingest.totals),
             "unknown_rooms": dict(ingest.unknown_rooms),
+            "other_instances": dict(ingest.other_instances),
             "handler_errors": parts.runner.handler_errors,
         },
         "store": {
@@ -153,6 +169,7 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
         "commands": {
             "handled": parts.commands.handled,
             "refused": parts.commands.refused,
+            "answered_elsewhere": parts.commands.skipped,
             "replies_dropped": parts.commands.replies_dropped,
         },
         "states_published": parts.states.published,

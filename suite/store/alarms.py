@@ -328,3 +328,9 @@ async def limits_for(session: AsyncSession, case_id: str) -> list[dict[str, Any]
         .order_by(col(AlarmEventRow.id))
     )
     return [r.payload for r in rows]
+
+
+async def room_of(session: AsyncSession, alarm_id: str) -> str | None:
+    """The room of an alarm (None: no such alarm)."""
+    query = select(AlarmRow.room).where(col(AlarmRow.alarm_id) == alarm_id)
+    return (await session.exec(query)).first()

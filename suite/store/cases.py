@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from suite.domain.case import Case
 from suite.domain.codec import event_from_data, event_to_data
 from suite.domain.envelope import Recorded, Source
+from suite.domain.values import Phase
 from suite.store.database import ConcurrencyError
 from suite.store.tables import CaseEventRow, CaseRow
 
@@ -118,3 +119,29 @@ async def event_rows(session: AsyncSession, case_id: str) -> list[CaseEventRow]:
         select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(col(CaseEventRow.seq))
     )
     return list(rows)
+
+
+FINAL_PHASES = tuple(p.value for p in Phase if p.is_final)
+
+
+async def open_versions(
+    session: AsyncSession, rooms: Sequence[str], *, also: Sequence[str] = ()
+) -> dict[str, int]:
+    """Stored version of every open case in `rooms`, and of the cases `also` names whatever
+    their phase (to notice that another process ended them)."""
+    query = select(CaseRow.case_id, CaseRow.version).where(
+        col(CaseRow.room).in_(list(rooms)), col(CaseRow.phase).not_in(FINAL_PHASES)
+    )
+    found = {case_id: version for case_id, version in await session.exec(query)}
+    if also:
+        extra = select(CaseRow.case_id, CaseRow.version).where(col(CaseRow.case_id).in_(list(also)))
+        found.update({case_id: version for case_id, version in await session.exec(extra)})
+    return found
+
+
+async def room_of(session: AsyncSession, ref: str) -> str | None:
+    """The room of a case by its id or accession number (None: no such case)."""
+    query = select(CaseRow.room).where(
+        (col(CaseRow.case_id) == ref) | (col(CaseRow.accession) == ref)
+    )
+    return (await session.exec(query)).first()

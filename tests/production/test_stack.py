@@ -11,6 +11,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ def read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, str]]:
     if mosquitto_binary() is None:
         missing("mosquitto (Debian package mosquitto)")
@@ -44,7 +45,11 @@ def stack() -> Iterator[dict[str, str]]:
     base = Path(tempfile.mkdtemp(prefix="procsuite-stack-"))
     base.chmod(0o755)
     where = base / "stack"
-    env = {**os.environ, "PROCSUITE_ALARMS__CONFIG": json.dumps(FAST)}
+    env = {
+        **os.environ,
+        "PROCSUITE_ALARMS__CONFIG": json.dumps(FAST),
+        "PROCSUITE_WORKFLOW__RECOVERY_STABLE_VITALS_S": "1",
+    }
     up = subprocess.run(
         [str(SCRIPTS / "stack-up"), str(where)], env=env, capture_output=True, text=True,
         timeout=180,
@@ -112,3 +117,59 @@ async def test_stack_up_runs_an_order_and_an_alarm_through_each_instance(
     for room in ("IR1", "IR3"):
         assert raised[room]["priority"] == "high"
         assert raised[room]["message"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(300)
+async def test_the_demo_case_runs_through_the_stack_with_tls_and_acls(
+    stack: dict[str, str],
+) -> None:
+    """A kyphoplasty ordered over HL7, monitored by a simulated monitor and logged step by step
+    by the technologist, the nurse and the radiologist, each with their own broker account
+    over TLS, from check-in to discharge, in a room of instance B. The services run on real
+    time, so the case runs at 3 % of its usual pace (the stack's recovery time is 1 s)."""
+    port = int(stack["STACK_MQTT_PORT"])
+    site = stack["STACK_SITE"]
+    accession = "ACC-STACK-E2E"
+    acks = await send(
+        int(stack["STACK_B_HL7_PORT"]),
+        samples.adt("A04", mrn="MRN-E2E"),
+        samples.orm(accession=accession, mrn="MRN-E2E", room="IR^IR4^1^HOSP"),
+        wait_s=30,
+    )
+    assert all(b"MSA|AA" in a for a in acks), acks
+    env = {**os.environ, "SSL_CERT_FILE": stack["STACK_CA_FILE"]}
+    procsuite = [sys.executable, "-m", "suite.cli"]
+    monitor = subprocess.Popen(  # noqa: ASYNC220  (runs beside the test, not awaited)
+        [*procsuite, "simulate", "monitor", "--room", "IR4", "--device", "mon-ir4",
+         "--mqtt-url", f"mqtts://mon-ir4:{stack['password:mon-ir4']}@127.0.0.1:{port}",
+         "--site", site, "--duration", "600"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [*procsuite, "simulate", "case", "--accession", accession,
+             "--procedure", "kyphoplasty", "--levels", "T12,L1",
+             "--mqtt-url", f"mqtts://127.0.0.1:{port}", "--site", site,
+             "--credentials", stack["STACK_CREDENTIALS"], "--user-rad", "dr1",
+             "--pace", "0.03", "--speed", "4", "--recovery-s", "1"],
+            env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+    finally:
+        monitor.terminate()
+        monitor.wait(timeout=20)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for step, user in (("check-in", "nurse1"), ("time-out", "dr1"), ("sedation", "nurse1"),
+                       ("cement", "tech1"), ("imaging-check", "dr1"), ("discharge", "nurse1")):  # fmt: skip
+        assert any(step in line and f"by {user}" in line for line in out.splitlines()), (step, out)
+    assert "-> discharged" in out, out
+    # Without its password a role is refused by the broker: the ACL path is really in use.
+    refused = await asyncio.to_thread(
+        subprocess.run,
+        [*procsuite, "simulate", "case", "--accession", accession, "--procedure", "kyphoplasty",
+         "--levels", "T12,L1", "--mqtt-url", f"mqtts://127.0.0.1:{port}", "--site", site],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode != 0

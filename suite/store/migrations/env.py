@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -15,7 +16,15 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+# Instances starting together on one PostgreSQL database must not migrate at once: the
+# second waits on this lock (held to the end of the migration transaction), then finds the
+# schema up to date.
+MIGRATION_LOCK = 7_324_001
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
