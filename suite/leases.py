@@ -8,8 +8,10 @@ away, and hands back a taken-over room whose home instance asks for it. When wha
 changes, `changed` is set: the service rebuilds its adapters for the new set of rooms and
 carries on from the event log (suite/service.py).
 
-A lease that cannot be renewed (the database is unreachable) is given up locally when it
-expires: by then another instance may have taken the room.
+A lease that cannot be renewed because the database is unreachable is kept: no other
+instance can take it without the database, and no write can pass the fence meanwhile. The
+first round that succeeds shows whether the room moved (a partition that cut off only this
+instance), and the adapters are rebuilt if it did.
 
 Writes that act for a room (commands from the room's terminals) are fenced: the case
 service checks the room's lease in the same transaction (`fence`), so an instance that lost a
@@ -128,12 +130,11 @@ class RoomLeases:
         try:
             held, seen = await self.db.write(lambda session: self._round(session, now))
         except (StoreError, OSError) as exc:
+            # The database is away. Another instance cannot take our rooms without it
+            # either, and no write of ours can pass the fence: keep serving (alarms go on in
+            # memory) and learn at the first round that succeeds whether a room moved.
             self.failures += 1
-            log.warning("leases: renewal failed (%s); holding on until they expire", exc)
-            expired = [n for n, lease in self.held.items() if not lease.live(self.clock())]
-            for name in expired:
-                log.error("leases: %s expired without renewal; giving it up", name)
-                del self.held[name]
+            log.warning("leases: renewal failed (%s); still serving %s", exc, self.rooms)
         else:
             before = set(self.held)
             self.held, self.seen = held, seen

@@ -12,13 +12,17 @@ from typing import Protocol
 
 from suite.bus import Bus
 from suite.case_service import CaseService
+from suite.domain.alarms.model import Priority
 from suite.leases import RoomLeases
 from suite.settings import Settings
+from suite.site_alarm import SiteAlarm
 from suite.store import migrate
 from suite.store.database import Database
 from suite.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
+
+DATABASE_DOWN_KIND = "database_unavailable"
 
 
 def utc_now() -> datetime:
@@ -112,11 +116,26 @@ class Service:
         bus = Bus()
         cases = CaseService(db, bus, clock=self.clock, policy=settings.workflow.policy())
         leases = RoomLeases(db, settings.lease, home_rooms=settings.rooms, clock=self.lease_clock)
+        db_alarm = SiteAlarm(
+            bus, clock=self.clock, kind=DATABASE_DOWN_KIND, device=settings.lease.instance_id,
+            priority=Priority.HIGH,
+        )  # fmt: skip
+        db.health_listeners.append(
+            lambda ok, error: (
+                db_alarm.clear("commits succeed again")
+                if ok
+                else db_alarm.raise_(
+                    f"the database does not accept writes ({error}): commands are refused and "
+                    "alarms and vitals wait in memory until it is back"
+                )
+            )
+        )
         self.leases = leases
         cases.fence = leases.fence
         try:
             async with asyncio.TaskGroup() as tg:
                 writer = tg.create_task(db.run(), name="store-writer")
+                await db_alarm.adopt(db)
                 await leases.start()
                 keeper = tg.create_task(leases.run(), name="leases")
                 follower = tg.create_task(self._follow(cases, leases), name="case-follower")
@@ -146,10 +165,13 @@ class Service:
                     log.info("procsuite stopping" if not rebuild else "procsuite: rooms changed")
                     # In reverse order of start: clients stop before the embedded broker they
                     # use. stop_tasks cancels again if a cancellation is lost (3.11 wait_for).
-                    for task in reversed(running):
-                        await stop_tasks([task])
+                    stuck = [t.get_name() for t in reversed(running) if not await stop_tasks([t])]
                     if not rebuild:
                         break
+                    if stuck:
+                        # Two of them would share a broker client id and a room: end the
+                        # process instead; its supervisor starts a clean one.
+                        raise RuntimeError(f"{', '.join(stuck)} would not stop for a rebuild")
                     self.rebuilds += 1
                 await stop_tasks([follower, keeper])
                 await leases.release_all()

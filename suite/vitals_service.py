@@ -96,18 +96,23 @@ class VitalsRecorder:
             return await vitals_store.insert_samples(session, rows)
 
         delay = 0.2
-        for attempt in range(1, 6):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self.written += await self.db.write(job)
                 return
-            except StoreError:
+            except StoreError as exc:
+                # The database is away: keep the batch and try again; the bounded queue
+                # (`offer`) decides what is dropped, counted and alarmed meanwhile.
                 self.write_failures += 1
-                log.exception("vitals: writing %d samples failed (attempt %d)", len(rows), attempt)
+                if attempt == 1 or attempt % 10 == 0:
+                    log.error(
+                        "vitals: writing %d samples failed (attempt %d): %s; retrying",
+                        len(rows), attempt, exc,
+                    )  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        for row in rows:
-            self.dropped[row["room"]] += 1
-        log.error("vitals: gave up writing %d samples after 5 attempts", len(rows))
 
     async def flushed(self) -> None:
         """Wait until every sample offered so far is written (tests, shutdown)."""

@@ -17,6 +17,7 @@ from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.server import DicomScp
 from adapters.dicom.worklist import WorklistConfig
 from suite.settings import DicomSettings
+from suite.site_alarm import FromThread, SiteAlarm
 
 if TYPE_CHECKING:
     from suite.service import ServiceContext
@@ -39,6 +40,9 @@ def worklist_config(settings: DicomSettings) -> WorklistConfig:
     )
 
 
+DISK_FULL_KIND = "dicom_store_full"
+
+
 class DicomAdapter:
     """Our Application Entity and the work behind it; `run()` until cancelled."""
 
@@ -50,6 +54,10 @@ class DicomAdapter:
         self.host = settings.host
         self.port = ctx.settings.dicom_port
         self.root: Path = ctx.settings.data_dir / "dicom"
+        self._db = ctx.db
+        self.disk_alarm = SiteAlarm(
+            ctx.bus, clock=ctx.clock, kind=DISK_FULL_KIND, device=ctx.settings.lease.instance_id
+        )
         self.stats = Counters()
         self.ready = asyncio.Event()
         self.dose = DoseKeeper(
@@ -112,6 +120,7 @@ class DicomAdapter:
 
     async def run(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        await self.disk_alarm.adopt(self._db)
         scp = DicomScp(
             ae_title=self.settings.ae_title,
             policy=CallerPolicy(dict(self.settings.allowed_callers)),
@@ -123,6 +132,7 @@ class DicomAdapter:
             max_associations=self.settings.max_associations,
             timeout_s=self.settings.timeout_s,
             counters=self.stats,
+            disk_alarm=FromThread(self.disk_alarm, asyncio.get_running_loop()),
         )
         server = scp.start(self.host, self.port)
         self._server = server

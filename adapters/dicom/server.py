@@ -8,6 +8,7 @@ and the association and the listener go on serving.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ from adapters.dicom.mpps import (
 )
 from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.worklist import answer, matches, with_character_set
+from suite.site_alarm import FromThread
 from suite.store.database import StoreError
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,9 @@ class DicomScp:
         max_associations: int,
         timeout_s: float,
         counters: Counters,
+        disk_alarm: FromThread | None = None,
     ) -> None:
+        self.disk_alarm = disk_alarm or FromThread(None, None)
         self.ae_title = ae_title
         self.policy = policy
         self.intake = intake
@@ -171,7 +175,15 @@ class DicomScp:
         except OSError as exc:
             self.counters.add("write_failures")
             log.error("dicom: cannot write %s: %s", facts.relative_path, exc)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                self.counters.add("disk_full")
+                self.disk_alarm.raise_(
+                    f"DICOM store {self.root} is full: images are refused (0xA700) and stay "
+                    "on the modality until space is freed"
+                )
+                return status(OUT_OF_RESOURCES, "the DICOM store is out of disk space")
             return status(OUT_OF_RESOURCES, "cannot write the object to disk")
+        self.disk_alarm.clear("an object was written again")
         try:
             indexed = self.bridge.run(
                 self.intake.index_instance(facts, size=spool.stat().st_size, calling_ae=calling)

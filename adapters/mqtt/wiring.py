@@ -5,6 +5,7 @@ and the runner that connects them to the broker. suite/service.py calls `compone
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +159,7 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
             "written": recorder.written,
             "dropped": sum(recorder.dropped.values()),
             "write_failures": recorder.write_failures,
+            "database": database_health(ctx),
         },
         "alarms": {
             "open": len(alarms.active()),
@@ -174,4 +176,18 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
         },
         "states_published": parts.states.published,
         **(parts.integration.sections if parts.integration is not None else {}),
+    }
+
+
+def database_health(ctx: ServiceContext) -> dict[str, Any]:
+    """Whether the database takes writes now (from memory: it is published when it does not)."""
+    db = ctx.db
+    failing = db.failing_since
+    return {
+        "ok": failing is None,
+        "failing_for_s": None
+        if failing is None
+        else round(asyncio.get_running_loop().time() - failing, 1),
+        "commit_failures": db.commit_failures,
+        "last_error": db.last_error,
     }

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,6 +82,13 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         )
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (not the job's fault)."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class _JobFailed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
@@ -107,6 +115,11 @@ class Database:
         self._closed = False
         self.batches = 0
         self.jobs = 0
+        self.commit_failures = 0
+        self.failing_since: float | None = None  # loop time of the first failed commit
+        self.last_error = ""
+        # Told (ok, error) when commits start failing and when they succeed again.
+        self.health_listeners: list[Callable[[bool, str], None]] = []
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -177,7 +190,10 @@ class Database:
             for pending in live:
                 if not pending.future.done():
                     pending.future.set_exception(error)
+            self._health(ok=False, error=str(exc).splitlines()[0] if str(exc) else repr(exc))
             return
+        if self.failing_since is not None:
+            self._health(ok=True, error="")
         self.batches += 1
         self.jobs += len(live)
         for pending, ok, value in results:
@@ -208,6 +224,8 @@ class Database:
                     try:
                         value = await pending.job(session)
                     except Exception as exc:
+                        if is_outage(exc):
+                            raise  # the database's fault, not the job's: every job fails
                         raise _JobFailed(exc) from exc
                     results.append((pending, True, value))
                     continue
@@ -216,8 +234,26 @@ class Database:
                         value = await pending.job(session)
                     results.append((pending, True, value))
                 except Exception as exc:  # the job's own error goes back to its caller
+                    if is_outage(exc):
+                        raise
                     results.append((pending, False, exc))
         return results
+
+    def _health(self, *, ok: bool, error: str) -> None:
+        if ok:
+            self.failing_since = None
+            log.warning("store: commits succeed again")
+        else:
+            self.commit_failures += 1
+            self.last_error = error
+            if self.failing_since is not None:
+                return
+            self.failing_since = asyncio.get_running_loop().time()
+        for listener in self.health_listeners:
+            try:
+                listener(ok, error)
+            except Exception:
+                log.exception("store: a health listener failed")
 
     def close(self) -> None:
         """Stop taking writes; the writer finishes what is queued and returns."""
