@@ -43,6 +43,10 @@ class MqttSettings(BaseModel):
     QoS 1 vitals for us while we reconnect); default `procsuite-<lease.instance_id>`."""
     max_payload_bytes: int = Field(default=65_536, ge=256)
     """Vitals or command payloads larger than this are rejected unread (counted, alarmed)."""
+    max_device_rate: int = Field(default=100, ge=1)
+    """Samples one monitor may stamp within one second of its own time (a monitor sends
+    about 1); more, or over ten times as many messages in one real second, are discarded,
+    counted per device and raise one `flooding` technical alarm."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
     """First wait before reconnecting to the broker; doubles up to `reconnect_max_s`."""
     reconnect_max_s: float = Field(default=30.0, gt=0)

@@ -4,7 +4,9 @@ instance to its case, the PACS queue, and C-ECHO to test a peer."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 import click
@@ -81,6 +83,9 @@ def assign_command(ctx: click.Context, sop_instance_uid: str, case_id: str, forc
                 sop_instance_uid=sop_instance_uid,
                 case_id=found.case_id,
                 force=force,
+                user=getpass.getuser(),
+                source="cli",
+                at=datetime.now().astimezone(),
             )
         except AssignError as exc:
             raise click.ClickException(str(exc)) from None

@@ -26,6 +26,7 @@ from suite.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
+from suite.store import audit_log
 from suite.store.database import Database, StoreError
 from suite.store.dicom import DicomDoseReportRow, DicomInstanceRow
 
@@ -194,6 +195,9 @@ async def assign(
     sop_instance_uid: str,
     case_id: str,
     force: bool = False,
+    user: str,
+    source: str,
+    at: datetime,
 ) -> Assigned:
     """Give an unmatched instance its case; the linker then tells the case.
 
@@ -233,6 +237,11 @@ async def assign(
             report.case_id = case_id
             session.add(report)
         await session.flush()
+        await audit_log.record(
+            session, at=at, user=user, source=source, action="dicom_assign",
+            subject=f"instance {sop_instance_uid}",
+            detail={"case_id": case_id, "previous_case_id": previous, "force": force},
+        )  # fmt: skip
         return Assigned(sop_instance_uid, case_id, previous)
 
     return await db.write(job)

@@ -9,6 +9,7 @@ procsuite hl7 replay ID
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -155,7 +156,9 @@ def replay_command(ctx: click.Context, row_id: int) -> None:
 
     async def go(db: Database) -> str:
         try:
-            done = await replay_outbound(db, row_id, now=datetime.now().astimezone())
+            done = await replay_outbound(
+                db, row_id, now=datetime.now().astimezone(), user=getpass.getuser(), source="cli"
+            )
         except ReplayRefused as exc:
             raise Hl7CliError(str(exc)) from exc
         return (

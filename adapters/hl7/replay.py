@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.store import audit_log
 from suite.store import hl7 as store
 from suite.store.database import Database
 
@@ -43,6 +44,8 @@ async def replay_outbound(
     message_id: int,
     *,
     now: datetime,
+    user: str,
+    source: str,
     new_control_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20],
 ) -> Replayed:
     """Queue outbound message `message_id` (quarantined or sent) again with a new control ID.
@@ -72,6 +75,11 @@ async def replay_outbound(
             raw=raw,
             updated_at=now,
         )
+        await audit_log.record(
+            session, at=now, user=user, source=source, action="hl7_replay",
+            subject=f"hl7 outbound #{message_id}",
+            detail={"message_type": row.message_type, "control_id": control_id},
+        )  # fmt: skip
 
     await db.write(job)
     return Replayed(message_id, row.message_type, control_id)

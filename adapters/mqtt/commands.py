@@ -402,6 +402,9 @@ class CommandChannel:
                 sop_instance_uid=uid,
                 case_id=case.case_id,
                 force=request.body.get("force") is True,
+                user=user,
+                source=Source.MQTT.value,
+                at=self.clock(),
             )
         except AssignError as exc:
             raise CommandError(str(exc), rule="dicom-assign") from None
@@ -422,7 +425,9 @@ class CommandChannel:
         if isinstance(row_id, bool) or not isinstance(row_id, int):
             raise CommandError("hl7_replay needs message_id (a number)", rule="bad-command")
         try:
-            done = await replay_outbound(self.cases.db, row_id, now=self.clock())
+            done = await replay_outbound(
+                self.cases.db, row_id, now=self.clock(), user=user, source=Source.MQTT.value
+            )
         except ReplayRefused as exc:
             raise CommandError(str(exc), rule="hl7-replay") from exc
         log.info("mqtt: %s queued outbound HL7 #%d again as %s", user, row_id, done.control_id)

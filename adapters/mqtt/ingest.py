@@ -14,6 +14,7 @@ decides. Duplicates are normal after a QoS 1 redelivery: dropped and counted, no
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,12 +32,16 @@ DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out_of_order"
 UNKNOWN_ROOM = "unknown_room"
 STORE_OVERFLOW = "store_overflow"
+FLOODING = "flooding"
+BURST_FACTOR = 10  # messages a real second beyond which they are dropped unread, x the rate
 
 # Faults a nurse must hear about, because readings of that monitor are being discarded.
 # (Implausible values go to the engine, which raises and ends "implausible_<param>" itself.)
 # The technical alarm's kind puts the parameter first ("etco2_wrong_unit"), so only this
 # adapter ends it, after `fault_clear_s` without the fault, not the next valid reading.
 ALARMED = {
+    FLOODING: "Monitor {device} sends far more messages than a monitor does; the excess is"
+    " discarded",
     codec.OVERSIZE: "Monitor {device} sends oversized messages; they are discarded",
     codec.MALFORMED: "Monitor {device} sends unreadable data; it is discarded",
     codec.BAD_VALUE: "{label} readings unreadable on monitor {device}",
@@ -53,6 +58,10 @@ class Device:
     last_received: datetime | None = None
     last_seq: int | None = None
     samples: int = 0
+    window: int = -1  # the second (monotonic) whose messages `in_window` counts
+    in_window: int = 0
+    device_window: int = -1  # the second of device time whose samples `in_device_window` counts
+    in_device_window: int = 0
 
 
 class Ingest:
@@ -67,7 +76,11 @@ class Ingest:
         fault_clear_s: float = 30.0,
         on_change: Callable[[str], None] | None = None,
         elsewhere: Callable[[str], bool] = lambda room: False,
+        max_device_rate: int = 100,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.max_device_rate = max_device_rate
+        self.monotonic = monotonic
         self.rooms = frozenset(rooms)
         self.elsewhere = elsewhere  # is the room served by another instance?
         self.other_instances: Counter[str] = Counter()
@@ -95,15 +108,23 @@ class Ingest:
         if room not in self.rooms:
             self._unknown_room(room)
             return
+        dev = self.devices.get((room, device))
+        if dev is None:
+            dev = self.devices[(room, device)] = Device()
+        if self._bursting(dev):
+            limit = self.max_device_rate * BURST_FACTOR
+            self._fault(room, device, FLOODING, f"over {limit} messages a second", None)
+            return
         try:
             decoded = codec.decode_vitals(room, device, payload, max_bytes=self.max_payload_bytes)
         except codec.PayloadError as exc:
             self._fault(room, device, exc.kind, exc.message, None)
             return
         sample = decoded.sample
-        dev = self.devices.get((room, device))
-        if dev is None:
-            dev = self.devices[(room, device)] = Device()
+        if self._too_dense(dev, sample.at):
+            detail = f"over {self.max_device_rate} samples per second of device time"
+            self._fault(room, device, FLOODING, detail, None)
+            return
         order = self._order(dev, sample.seq, sample.at)
         if order is not None:  # counted as a repeat only, whatever else is wrong with it
             self._fault(room, device, order, f"seq {sample.seq} at {codec.iso(sample.at)}", None)
@@ -138,6 +159,25 @@ class Ingest:
         for param, value in values.items():
             latest[param] = (value, sample.at, device)
         self.on_change(room)
+
+    def _bursting(self, dev: Device) -> bool:
+        """More than `BURST_FACTOR` x `max_device_rate` messages this second (this process's
+        monotonic clock): dropped before they are decoded, so a flood costs little. A
+        monitor replaying its backlog after a broker outage stays well below it."""
+        second = int(self.monotonic())
+        if second != dev.window:
+            dev.window, dev.in_window = second, 0
+        dev.in_window += 1
+        return dev.in_window > self.max_device_rate * BURST_FACTOR
+
+    def _too_dense(self, dev: Device, at: datetime) -> bool:
+        """More than `max_device_rate` samples stamped within one second of device time: no
+        monitor measures that often (a backlog keeps its original spacing)."""
+        second = int(at.timestamp())
+        if second != dev.device_window:
+            dev.device_window, dev.in_device_window = second, 0
+        dev.in_device_window += 1
+        return dev.in_device_window > self.max_device_rate
 
     @staticmethod
     def _order(dev: Device, seq: int | None, at: datetime) -> str | None:

@@ -65,6 +65,7 @@ def build(ctx: ServiceContext) -> MqttParts:
         clock=ctx.clock,
         max_payload_bytes=m.max_payload_bytes,
         fault_clear_s=m.fault_clear_s,
+        max_device_rate=m.max_device_rate,
     )
     states = RoomStates(
         topics=topics,

@@ -42,7 +42,13 @@ def mosquitto_peer() -> Iterator[Mosquitto]:
 
 
 def start(
-    name: str, room: str, *, db_url: str, broker: Mosquitto, tmp: Path
+    name: str,
+    room: str,
+    *,
+    db_url: str,
+    broker: Mosquitto,
+    tmp: Path,
+    rooms: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -50,7 +56,7 @@ def start(
         "PROCSUITE_DATA_DIR": str(tmp / name),
         "PROCSUITE_DB_URL": db_url,
         "PROCSUITE_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
-        "PROCSUITE_ROOMS": json.dumps([room]),
+        "PROCSUITE_ROOMS": json.dumps(rooms or [room]),
         "PROCSUITE_USERS": json.dumps(USERS),
         "PROCSUITE_ALARMS__CONFIG": json.dumps(FAST_ALARMS),
         "PROCSUITE_DICOM__ENABLED": "false",
