@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import json
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,12 @@ async def test_an_unmatched_image_is_listed_and_assigned_to_its_case(
     assigned = await asyncio.to_thread(cli, "dicom", "assign", stray.SOPInstanceUID, "ACC0007")
     assert f"assigned to case {case_id}" in assigned
     assert await asyncio.to_thread(cli, "dicom", "unmatched") == "no unmatched instances\n"
+    # The audit trail says who moved it, from the command line, and where to.
+    trail = await asyncio.to_thread(cli, "audit", "--json")
+    [entry] = [json.loads(x) for x in trail.splitlines() if "dicom_assign" in x]
+    assert entry["user"] == getpass.getuser() and entry["source"] == "cli"
+    assert entry["subject"] == f"instance {stray.SOPInstanceUID}"
+    assert entry["detail"]["case_id"] == case_id
     timeline = await asyncio.to_thread(cli, "case", "show", case_id)
     assert "image XA linked" in timeline
     assert "dicom" in timeline.splitlines()[-1]

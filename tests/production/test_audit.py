@@ -120,3 +120,40 @@ async def test_audit_lists_who_did_what_when_and_from_where_in_time_order(
     [last] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert last["user"] == "it1" and last["action"] == "hl7_replay"
     assert await asyncio.to_thread(main, ["audit", "--since", "yesterday"]) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_an_hl7_replay_over_the_command_channel_is_audited_with_its_user(
+    cases: CaseService, clock: Any
+) -> None:
+    """IT queues a quarantined message again from the dashboard: the audit names who, from
+    where, when and which message, written in the replay's own transaction."""
+    from suite.store.hl7 import Hl7OutboxRow
+
+    await cases.execute("k1", schedule(clock(), room="IR1"), actor="his", source=Source.HL7)
+    now = clock()
+
+    async def quarantined(session: Any) -> int:
+        row = Hl7OutboxRow(
+            destination="his:2576", seq=1, case_id="k1", message_type="ORU^R01",
+            control_id="C1", raw=b"MSH|^~\\&|PROCSUITE|IR|HIS|HOSPITAL|20261124||ORU^R01|C1|P|2.5\r",
+            status="quarantined", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        return row.id
+
+    row_id = await cases.db.write(quarantined)
+    users = {**USERS, "it1": Role.IT}
+    async with channel(cases, clock) as chan:
+        chan.users = users
+        replay_at = clock.advance(60)
+        reply = await send(chan, "it1", id="r", action="hl7_replay", message_id=row_id)
+    async with cases.db.session() as s:
+        trail = await audit_trail(s, user="it1")
+    assert [(e.user, e.source, e.action, e.subject, e.at) for e in trail] == [
+        ("it1", "mqtt", "hl7_replay", f"hl7 outbound #{row_id}", replay_at)
+    ]
+    assert trail[0].detail["control_id"] == reply["result"]["control_id"] != "C1"
