@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -128,6 +128,21 @@ class DicomSettings(BaseModel):
     """First wait before sending again after the PACS failed; doubles up to the maximum."""
     forward_retry_max_s: float = Field(default=600.0, gt=0)
     """Longest wait between two attempts to send an instance (it is never dropped)."""
+    tls_cert_file: Path | None = None
+    """PEM certificate (chain) of the listener; with `tls_key_file` it accepts DICOM over TLS
+    only (DICOM PS3.15 Annex B, "BCP 195" profile: TLS 1.2 or later)."""
+    tls_key_file: Path | None = None
+    """PEM private key of `tls_cert_file`."""
+    tls_client_ca_file: Path | None = None
+    """PEM CA bundle; when set, callers must present a certificate it signed (mutual TLS)."""
+    forward_tls: bool = False
+    """Speak TLS to the PACS."""
+    forward_tls_ca_file: Path | None = None
+    """PEM CA bundle to verify the PACS's certificate (none: the system's CAs)."""
+    forward_tls_cert_file: Path | None = None
+    """PEM client certificate for the PACS (mutual TLS)."""
+    forward_tls_key_file: Path | None = None
+    """PEM private key of `forward_tls_cert_file`."""
 
     @field_validator("ae_title", "forward_ae_title")
     @classmethod
@@ -135,6 +150,22 @@ class DicomSettings(BaseModel):
         if not 0 < len(value.strip()) <= 16 or "\\" in value or not value.isascii():
             raise ValueError(f"{value!r} is not an AE title (1-16 ASCII characters, no '\\')")
         return value.strip()
+
+    @field_validator(
+        "tls_cert_file", "tls_key_file", "tls_client_ca_file", "forward_tls_ca_file",
+        "forward_tls_cert_file", "forward_tls_key_file",
+    )  # fmt: skip
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> DicomSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
     @field_validator("modality")
     @classmethod

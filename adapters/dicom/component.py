@@ -18,6 +18,7 @@ from adapters.dicom.server import DicomScp
 from adapters.dicom.worklist import WorklistConfig
 from suite.settings import DicomSettings
 from suite.site_alarm import FromThread, SiteAlarm
+from suite.tls import client_tls, server_tls
 
 if TYPE_CHECKING:
     from suite.service import ServiceContext
@@ -84,6 +85,13 @@ class DicomAdapter:
                 retry_min_s=settings.forward_retry_min_s,
                 retry_max_s=settings.forward_retry_max_s,
                 timeout_s=settings.timeout_s,
+                tls=client_tls(
+                    settings.forward_tls_ca_file,
+                    settings.forward_tls_cert_file,
+                    settings.forward_tls_key_file,
+                )
+                if settings.forward_tls
+                else None,
             )
         self.intake = Intake(
             db=ctx.db,
@@ -134,14 +142,19 @@ class DicomAdapter:
             counters=self.stats,
             disk_alarm=FromThread(self.disk_alarm, asyncio.get_running_loop()),
         )
-        server = scp.start(self.host, self.port)
+        st = self.settings
+        tls = None
+        if st.tls_cert_file is not None and st.tls_key_file is not None:
+            tls = server_tls(st.tls_cert_file, st.tls_key_file, st.tls_client_ca_file)
+        server = scp.start(self.host, self.port, tls=tls)
         self._server = server
         self.port = int(server.server_address[1])
         log.info(
-            "dicom: %s listening on %s:%d%s",
+            "dicom: %s listening on %s:%d%s%s",
             self.settings.ae_title,
             self.host,
             self.port,
+            " (TLS)" if tls is not None else "",
             f", forwarding to {self.forwarder.destination.key}" if self.forwarder else "",
         )
         self.ready.set()

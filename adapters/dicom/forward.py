@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,7 @@ def send_batch(
     destination: Destination,
     calling_ae: str,
     timeout_s: float,
+    tls: ssl.SSLContext | None = None,
 ) -> list[Sent]:
     """Send `rows` over one association (blocking: run it in a worker thread)."""
     # Probe the port first: pynetdicom 3.0 leaks its socket when the connection is refused
@@ -100,7 +102,12 @@ def send_batch(
     contexts = sorted({(r.sop_class_uid, r.transfer_syntax) for r in rows})[:128]
     for sop_class, syntax in contexts:
         ae.add_requested_context(sop_class, [syntax])
-    assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
+    assoc = ae.associate(
+        destination.host,
+        destination.port,
+        ae_title=destination.ae_title,
+        tls_args=(tls, destination.host) if tls is not None else None,
+    )
     if not assoc.is_established:
         why = "rejected the association" if assoc.is_rejected else "cannot be reached"
         return [Sent(r.id or 0, False, f"PACS {destination.key} {why}") for r in rows]
@@ -149,7 +156,9 @@ class Forwarder:
         timeout_s: float = 30.0,
         batch: int = 50,
         sweep_s: float = 5.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls = tls
         self.db = db
         self.clock = clock
         self.root = root
@@ -206,6 +215,7 @@ class Forwarder:
             destination=self.destination,
             calling_ae=self.calling_ae,
             timeout_s=self.timeout_s,
+            tls=self.tls,
         )
         await self._record(results, now=self.clock())
         return len(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -99,7 +100,9 @@ class DicomScp:
         self.timeout_s = timeout_s
         self.counters = counters
 
-    def start(self, host: str, port: int) -> ThreadedAssociationServer:
+    def start(
+        self, host: str, port: int, *, tls: ssl.SSLContext | None = None
+    ) -> ThreadedAssociationServer:
         """Listen on `host:port` (returns at once; associations run in their own threads)."""
         # Receive C-STORE data sets straight into a file, undecoded (DEPENDENCIES.md: faster
         # and bounded memory). It is a process-wide pynetdicom setting; handlers elsewhere can
@@ -118,7 +121,7 @@ class DicomScp:
             (evt.EVT_N_CREATE, self.on_n_create),
             (evt.EVT_N_SET, self.on_n_set),
         ]
-        server = ae.start_server((host, port), block=False, evt_handlers=handlers)
+        server = ae.start_server((host, port), block=False, evt_handlers=handlers, ssl_context=tls)
         assert server is not None  # block=False always returns the server
         return server
 

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from adapters.hl7.inbound import Identity, InboundProcessor, local_zone
 from adapters.hl7.journal import Journal
-from adapters.hl7.listener import Hl7Listener, server_tls
+from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.orders import OrderRules
 from adapters.hl7.outbox import Outbox
+from suite.tls import server_tls
 
 if TYPE_CHECKING:
     from suite.case_service import CaseService

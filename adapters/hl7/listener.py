@@ -14,7 +14,6 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from adapters.hl7.ack import frame
@@ -35,17 +34,6 @@ class ListenerStats:
     oversize: int = 0
     endless: int = 0
     idle: int = 0
-
-
-def server_tls(cert: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
-    """A TLS context for the listener; with `client_ca`, senders must show a certificate."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
-    if client_ca is not None:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(client_ca)
-    return context
 
 
 class Hl7Listener:

@@ -38,6 +38,7 @@ from suite.case_service import CaseChanged
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised, AlarmSource, Category, Priority
 from suite.store import hl7 as store
 from suite.store.database import Database, StoreError
+from suite.tls import client_tls
 
 if TYPE_CHECKING:
     from suite.service import ServiceContext
@@ -362,14 +363,6 @@ def _read_ack(ack: bytes) -> tuple[str, str, str]:
     if code not in ("AA", "AE", "AR", "CA", "CE", "CR"):
         raise _Failure(f"the reply has acknowledgment code {code!r}", counts=True)
     return code, control_id, detail
-
-
-def client_tls(ca: Any, cert: Any, key: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca) if ca else None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert is not None:
-        context.load_cert_chain(cert, key)
-    return context
 
 
 def build_sender(ctx: ServiceContext, *, vitals: VitalsSource = stored_vitals) -> Hl7Sender:
