@@ -15,7 +15,13 @@ from suite.bus import Bus
 from suite.case_service import CaseService
 from suite.store import migrate
 from suite.store.database import Database
-from tests.peers import Mosquitto, Postgres, run_mosquitto, run_postgres
+from tests.peers import Mosquitto, Postgres, create_database, run_mosquitto, run_postgres
+
+# `PROCSUITE_DB_URL=postgresql://... make test` (or `make test-postgres`): every test that
+# uses a database gets a fresh one on that server instead of SQLite. Taken out of the
+# environment here, and set again per test (`_external_database`) to that test's database,
+# so that Settings() and the service subprocesses of a test use it.
+EXTERNAL_DB = os.environ.pop("PROCSUITE_DB_URL", None)
 
 
 class FakeClock:
@@ -46,10 +52,29 @@ def postgres_server() -> Iterator[Postgres]:
 _db_names = itertools.count()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, migrated database: SQLite always, PostgreSQL too when it is installed."""
-    if request.param == "sqlite":
+@pytest.fixture(autouse=True)
+def _external_database(monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """With PROCSUITE_DB_URL given to the run: this test's own database on that server."""
+    if EXTERNAL_DB is None:
+        return None
+    url = create_database(EXTERNAL_DB, f"t{os.getpid()}_{next(_db_names)}")
+    monkeypatch.setenv("PROCSUITE_DB_URL", url)
+    return url
+
+
+@pytest.fixture(
+    params=(
+        ["external"]
+        if EXTERNAL_DB
+        else ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    )
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, _external_database: str | None) -> str:
+    """A fresh, migrated database: SQLite always, PostgreSQL too when it is installed (or
+    only the PROCSUITE_DB_URL server's, when one is given)."""
+    if _external_database is not None:
+        url = _external_database
+    elif request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'procsuite.db'}"
     else:
         server: Postgres = request.getfixturevalue("postgres_server")
@@ -59,8 +84,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'procsuite.db'}"
+def sqlite_url(tmp_path: Path, _external_database: str | None) -> str:
+    """The test's database: SQLite, or the PROCSUITE_DB_URL server's when one is given."""
+    url = _external_database or f"sqlite:///{tmp_path / 'procsuite.db'}"
     migrate.upgrade_sync(url)
     return url
 

@@ -201,3 +201,28 @@ def run_postgres() -> Iterator[Postgres]:
     finally:
         server.stop("immediate")
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def create_database(server_url: str, name: str) -> str:
+    """CREATE DATABASE `name` on the PostgreSQL server of `server_url`; its URL."""
+    import asyncio
+    import concurrent.futures
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+
+    async def create() -> None:
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            database=url.database or "postgres",
+        )  # fmt: skip
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # whatever loop the caller runs
+        pool.submit(asyncio.run, create()).result()
+    return url.set(database=name).render_as_string(hide_password=False)
