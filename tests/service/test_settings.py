@@ -8,6 +8,7 @@ from suite.settings import Role, SettingsError, load_settings
 
 def test_defaults_are_the_embedded_ones(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROCSUITE_DB_URL", raising=False)  # set by `make test-postgres`
     s = load_settings()
     assert s.dicom_port == 11112 and s.hl7_port == 2575
     assert s.database_url == "sqlite:///var/procsuite.db"
