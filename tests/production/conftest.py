@@ -91,3 +91,10 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]
     with run_mosquitto(extra_config=extra) as mosq:
         wait_port(tls_port, proc=mosq.proc)
         yield SecuredBroker(mosq, tls_port, certs)
+
+
+@pytest.fixture
+def mosquitto_peer() -> Iterator[Mosquitto]:
+    """A plain private mosquitto (no TLS, no ACL) for the fault and lease tests."""
+    with run_mosquitto() as broker:
+        yield broker

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +19,8 @@ from suite.store import cases as case_store
 from suite.store.database import Database
 from suite.store.vitals import VitalSampleRow
 from tests.mqtt.conftest import Broker, watching
-from tests.peers import Mosquitto, Postgres, run_mosquitto, run_postgres
-from tests.production.test_takeover import ROOT, start
+from tests.peers import Mosquitto, Postgres, run_postgres
+from tests.production.instances import ROOT, start, vitals
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.postgres]
 
@@ -31,17 +30,6 @@ def own_postgres() -> Iterator[Postgres]:
     """A PostgreSQL of this test alone: it is stopped and started again."""
     with run_postgres() as server:
         yield server
-
-
-@pytest.fixture
-def mosquitto_peer() -> Iterator[Mosquitto]:
-    with run_mosquitto() as broker:
-        yield broker
-
-
-def vitals(at: datetime, seq: int, spo2: float) -> str:
-    ts = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return json.dumps({"ts": ts, "seq": seq, "values": {"spo2": spo2, "hr": 70}})
 
 
 @pytest.mark.timeout(150)
@@ -88,7 +76,7 @@ async def test_a_database_restart_mid_case_loses_no_sample_alarm_or_event(
                 while True:
                     seq += 1
                     at = t0 + timedelta(seconds=0.2 * seq)
-                    payload = vitals(at, seq, 84 if low.is_set() else 97)
+                    payload = vitals(at, seq, spo2=84 if low.is_set() else 97, hr=70)
                     await watch.client.publish(f"{ROOT}/rooms/IR1/vitals/mon-1", payload, qos=1)
                     sent.append(seq)
                     await asyncio.sleep(0.2)

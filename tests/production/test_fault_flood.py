@@ -6,11 +6,9 @@ SpO2."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,30 +18,19 @@ from sqlmodel import col, select
 from suite.store.database import Database
 from suite.store.vitals import VitalSampleRow
 from tests.mqtt.conftest import Broker, watching
-from tests.peers import Mosquitto, missing, run_mosquitto
-from tests.production.test_takeover import ROOT, start
+from tests.peers import Mosquitto, missing
+from tests.production.instances import ROOT, start, vitals
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto]
 
 FLOOD = 150_000  # messages: three seconds at 50,000 a second
 
 
-@pytest.fixture
-def mosquitto_peer() -> Iterator[Mosquitto]:
-    with run_mosquitto() as broker:
-        yield broker
-
-
-def sample(at: datetime, seq: int, spo2: float) -> str:
-    ts = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return json.dumps({"ts": ts, "seq": seq, "values": {"spo2": spo2, "hr": 70}})
-
-
 def flood_file(path: Path) -> Path:
     t0 = datetime.now(UTC)
     with path.open("w") as out:
         for i in range(1, FLOOD + 1):
-            out.write(sample(t0 + timedelta(milliseconds=i), i, 97) + "\n")
+            out.write(vitals(t0 + timedelta(milliseconds=i), i, spo2=97, hr=70) + "\n")
     return path
 
 
@@ -81,7 +68,7 @@ async def test_a_flooding_monitor_is_cut_down_alarmed_and_does_not_silence_anoth
             for seq, (dt, spo2) in enumerate([(0, 97), (1, 85), (2, 84), (3, 84), (4, 84)], 1):
                 await watch.client.publish(
                     f"{ROOT}/rooms/IR2/vitals/mon-2",
-                    sample(t0 + timedelta(seconds=dt), seq, spo2),
+                    vitals(t0 + timedelta(seconds=dt), seq, spo2=spo2, hr=70),
                     qos=1,
                 )
             try:

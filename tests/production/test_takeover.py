@@ -7,13 +7,9 @@ its room back."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,60 +17,11 @@ import pytest
 
 from suite.store import cases as case_store
 from suite.store.database import Database
-from tests.mqtt.conftest import FAST_ALARMS, USERS, Broker, watching
-from tests.peers import Mosquitto, Postgres, run_mosquitto
+from tests.mqtt.conftest import Broker, watching
+from tests.peers import Mosquitto, Postgres
+from tests.production.instances import ROOT, TTL_S, start, vitals
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.postgres]
-
-TTL_S = 3.0
-ROOT = "procsuite/t"
-
-
-def vitals(at: datetime, seq: int, **values: float) -> str:
-    ts = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return json.dumps({"ts": ts, "seq": seq, "values": values})
-
-
-@pytest.fixture
-def mosquitto_peer() -> Iterator[Mosquitto]:
-    with run_mosquitto() as broker:
-        yield broker
-
-
-def start(
-    name: str,
-    room: str,
-    *,
-    db_url: str,
-    broker: Mosquitto,
-    tmp: Path,
-    rooms: list[str] | None = None,
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PROCSUITE_SITE": "t",
-        "PROCSUITE_DATA_DIR": str(tmp / name),
-        "PROCSUITE_DB_URL": db_url,
-        "PROCSUITE_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
-        "PROCSUITE_ROOMS": json.dumps(rooms or [room]),
-        "PROCSUITE_USERS": json.dumps(USERS),
-        "PROCSUITE_ALARMS__CONFIG": json.dumps(FAST_ALARMS),
-        "PROCSUITE_DICOM__ENABLED": "false",
-        "PROCSUITE_HL7__ENABLED": "false",
-        "PROCSUITE_MQTT__STATUS_INTERVAL_S": "0.5",
-        "PROCSUITE_MQTT__RECONNECT_MIN_S": "0.2",
-        "PROCSUITE_LEASE__INSTANCE_ID": name,
-        "PROCSUITE_LEASE__TTL_S": str(TTL_S),
-        "PROCSUITE_LEASE__RENEW_S": "0.5",
-        "PROCSUITE_LEASE__TAKEOVER": '["*"]',
-    }
-    with (tmp / f"{name}.log").open("ab") as log:  # the child keeps its own copy
-        return subprocess.Popen(
-            [sys.executable, "-m", "suite.cli", "serve"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def events(db_url: str, case_id: str) -> list[tuple[int, str, str]]:
