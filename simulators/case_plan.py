@@ -238,3 +238,16 @@ def with_gap(plan: CasePlan, index: int, gap_s: float) -> CasePlan:
     steps = list(plan.steps)
     steps[index] = replace(steps[index], gap_s=gap_s)
     return replace(plan, steps=tuple(steps))
+
+
+def played_quickly(plan: CasePlan, through: str, *, gap_s: float = 1.0) -> CasePlan:
+    """The plan with every step up to the one labelled `through` (e.g. "cement T12") coming
+    `gap_s` after the one before it: a case already under way when a simulated day opens.
+    KeyError when no step has that label."""
+    labels = [s.label for s in plan.steps]
+    if through not in labels:
+        raise KeyError(f"no step {through!r} in the plan ({', '.join(labels)})")
+    last = labels.index(through)
+    steps = [replace(s, gap_s=min(s.gap_s, gap_s)) if i <= last else s
+             for i, s in enumerate(plan.steps)]  # fmt: skip
+    return replace(plan, steps=tuple(steps))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from simulators.case_plan import Role, plan_case
+from simulators.case_plan import Role, plan_case, played_quickly
 from simulators.case_script import CaseScript, CaseScriptError, LoggedStep
 from simulators.clock import SimClock
 from simulators.demo_day import (
@@ -34,11 +34,13 @@ from simulators.demo_day import (
     ROOMS,
     TECHNOLOGIST,
     RoomDay,
+    booked_cases,
     demo_day,
     monitor_rate_hz,
 )
 from simulators.demo_report import AlarmTally, CaseReport, DemoSummary, Hl7Tally, Progress, iso
 from simulators.dicom_objects import Equipment
+from simulators.fluoro_dose import Technique
 from simulators.fluoro_room import FluoroRoom
 from simulators.his import HisError, HisSender
 from simulators.his_receiver import HisReceiver
@@ -86,7 +88,10 @@ class Demo:
         self.progress = Progress(self.clock, self.write, zone=self.zone)
         self.days = demo_day(self.clock.now().astimezone(self.zone).date(), zone=self.zone)
         self.alarms = AlarmTally(self.progress)
-        self.hl7 = Hl7Tally(self.progress, [d.case.accession for d in self.days])
+        self.booked = booked_cases(self.clock.now().astimezone(self.zone).date(), zone=self.zone)
+        self.hl7 = Hl7Tally(
+            self.progress, [d.case.accession for d in self.days] + [c.accession for c in self.booked]
+        )
         self.receiver = HisReceiver(
             clock=self.clock,
             port=self.his_port,
@@ -102,6 +107,9 @@ class Demo:
             for d in self.days
         }
         self.day_over = asyncio.Event()
+        # Set once every room has reached its opening step (demo_day.RoomDay.opening).
+        self.opened = asyncio.Event()
+        self._opening = {d.room for d in self.days if d.opening}
         self._his_seen = 0
         self.problems: list[str] = []
         self.summary: DemoSummary | None = None
@@ -129,6 +137,9 @@ class Demo:
                     ended = asyncio.Event()
                     day = tg.create_task(self._day(stop, ended), name="demo-day")
                     if ui is not None:
+                        # The dashboard opens on the day under way, not on its first seconds.
+                        await first_of(self.opened.wait(), stop.wait(), ended.wait(),
+                                       timeout_s=60.0)  # fmt: skip
                         await ui(stop)  # returns when the dashboard quits
                     else:
                         await first_of(stop.wait(), ended.wait())
@@ -239,7 +250,7 @@ class Demo:
         self.progress("the day is over" + ("" if self.headless else "; Ctrl-Q quits"))
 
     async def _send_day(self) -> None:
-        cases = [d.case for d in self.days]
+        cases = [d.case for d in self.days] + self.booked
         try:
             async with HisSender(clock=self.clock, port=self.settings.hl7_port) as sender:
                 for sent in await sender.send_day(cases):
@@ -256,6 +267,7 @@ class Demo:
             peer=Peer(port=s.dicom_port, ae_title=s.dicom.ae_title),
             equipment=Equipment(ae_title=d.station, station_name=d.station),
             zone=self.zone,
+            technique=Technique().scaled(d.dose_scale) if d.dose_scale != 1.0 else None,
         )
         run.fluoro = FluoroRoom(
             room=d.room,
@@ -264,30 +276,40 @@ class Demo:
             watch=tech,
             progress=self.progress,
         )
-        run.event = PatientEvent(
-            room=d.room,
-            step=d.story.step,
-            kind=d.story.kind,
-            model=run.model,
-            watch=tech,
-            clock=self.clock,
-            level=d.story.level,
-            duration_s=d.story.duration_s,
-            progress=self.progress,
-        )
+        hooks: list[Any] = [run.fluoro]
+        if d.story is not None:
+            run.event = PatientEvent(
+                room=d.room,
+                step=d.story.step,
+                kind=d.story.kind,
+                model=run.model,
+                watch=tech,
+                clock=self.clock,
+                level=d.story.level,
+                duration_s=d.story.duration_s,
+                progress=self.progress,
+            )
+            hooks.append(run.event)
         plan = plan_case(d.case.procedure, d.case.levels, radiologist=RADIOLOGIST)
+        if d.opening:
+            plan = played_quickly(plan, d.opening)
         label = f"{d.room} {d.case.accession}"
 
         def on_step(step: LoggedStep) -> None:
             if step.phase != step.previous_phase:
                 self.progress(f"{label} phase {step.phase} ({step.label} by {step.user})")
+            if step.label == d.opening:
+                self._opening.discard(d.room)
+                if not self._opening:
+                    self.progress("the day is open: every room has reached its opening step")
+                    self.opened.set()
 
         run.script = CaseScript(
             plan,
             case_ref=d.case.accession,
             links=links,
             clock=self.clock,
-            hooks=[run.fluoro, run.event],
+            hooks=hooks,
             on_step=on_step,
             label=label,
         )
@@ -399,7 +421,7 @@ class Demo:
             cases=reports,
             alarms=list(self.alarms.alarms.values()),
             expected_alarms={
-                r.day.room: list(r.day.story.alarm_kinds) for r in self.rooms.values()
+                r.day.room: list(r.day.alarm_kinds) for r in self.rooms.values()
             },
             hl7_in=list(self.hl7.sent),
             hl7_out=list(self.hl7.received),

@@ -182,7 +182,7 @@ async def _dashboard(demo: Demo, stop: asyncio.Event, *, user: str) -> None:
     "--start",
     "start_text",
     default=None,
-    help="Simulated start (ISO 8601 with zone); default 07:58 today, local time.",
+    help="Simulated start (ISO 8601 with zone); default 08:40 today, local time.",
 )
 @click.option(
     "--log-level",
@@ -192,11 +192,13 @@ async def _dashboard(demo: Demo, stop: asyncio.Event, *, user: str) -> None:
 )
 @click.pass_context
 def demo_command(ctx: click.Context, /, **opts: Any) -> None:
-    """A simulated suite day on embedded defaults: the HIS sends two orders (a kyphoplasty of
-    T12 and L1 in IR1, a vertebroplasty of L2 in IR2), each case runs from check-in to
-    discharge with its monitor and fluoroscopy unit, a cement embolism (IR1) and an
-    oversedation (IR2) raise alarms the nurse acknowledges; then the terminal dashboard
-    (or, --headless, progress lines and a summary). Ctrl-C stops everything."""
+    """A simulated suite day on embedded defaults, opening mid-morning with work under way:
+    IR1 in cement injection of a kyphoplasty (T12, L1; a cement embolism on L1), IR2 just
+    sedated for a vertebroplasty (an oversedation), IR3 in recovery after a long case that
+    crossed the 3 Gy dose notification, booked cases waiting (IR4 and the next cases). Each
+    case runs to discharge with its monitor and fluoroscopy unit; the nurse acknowledges the
+    alarms; then the terminal dashboard (or, --headless, progress lines and a summary).
+    Ctrl-C stops everything."""
     began = time.perf_counter()
     base: dict[str, Any] = ctx.find_root().ensure_object(dict)
     zone = datetime.now().astimezone().tzinfo

@@ -210,6 +210,9 @@ class CaseView:
     warnings: tuple[str, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
     end_reason: str = ""
+    phases: tuple[str, ...] = ()  # the procedure's phase sequence (board: "phase 10/14")
+    procedure_overrun_s: float | None = None
+    dose_next_level_mgy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,6 +194,13 @@ def case_view(data: Mapping[str, Any], where: str = "case") -> CaseView:
             _timeline_entry(t, w) for t, w in jr.objects(data.get("timeline"), f"{where}.timeline")
         ),
         end_reason=jr.text(data.get("end_reason"), f"{where}.end_reason"),
+        phases=tuple(str(x) for x in jr.items(data.get("phases"), f"{where}.phases")),
+        procedure_overrun_s=jr.number(
+            data.get("procedure_overrun_s"), f"{where}.procedure_overrun_s"
+        ),
+        dose_next_level_mgy=jr.number(
+            data.get("dose_next_level_mgy"), f"{where}.dose_next_level_mgy"
+        ),
     )
 
 

@@ -31,7 +31,8 @@ from suite.domain.envelope import Recorded
 from suite.domain.events import OrderChanged
 from suite.domain.policy import WorkflowPolicy
 from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warnings
-from suite.domain.values import Phase
+from suite.domain.dose import DoseThresholds, next_level_mgy
+from suite.domain.values import Phase, phases_for
 from suite.store import cases as case_store
 from suite.store.database import Database
 from suite.timeline import describe
@@ -61,7 +62,12 @@ def timeline_entry(record: Recorded) -> dict[str, Any]:
 
 
 def case_summary(
-    case: Case, *, now: datetime, policy: WorkflowPolicy, timeline: list[dict[str, Any]]
+    case: Case,
+    *,
+    now: datetime,
+    policy: WorkflowPolicy,
+    timeline: list[dict[str, Any]],
+    dose_thresholds: DoseThresholds | None = None,
 ) -> dict[str, Any]:
     """The case part of a room snapshot."""
     data: dict[str, Any] = to_data(case)
@@ -87,6 +93,12 @@ def case_summary(
     data["cement_working_time_s"] = policy.cement_working_time_s
     elapsed = procedure_elapsed_s(case, now)
     data["procedure_elapsed_s"] = None if elapsed is None else round(elapsed, 1)
+    # Added for the board (issue 16): the phase sequence of the procedure, the overrun time,
+    # and the next dose level the reference air kerma is measured against.
+    data["phases"] = [p.value for p in phases_for(case.order.procedure)]
+    data["procedure_overrun_s"] = policy.procedure_overrun_s
+    kerma = case.dose.air_kerma_mgy if case.dose is not None else 0.0
+    data["dose_next_level_mgy"] = next_level_mgy(kerma, dose_thresholds or DoseThresholds())
     data["warnings"] = [
         {"kind": w.kind.value, "message": w.message} for w in warnings(case, now, policy)
     ]
@@ -126,6 +138,7 @@ class RoomStates:
         bus: Bus,
         clock: Callable[[], datetime],
         policy: WorkflowPolicy,
+        dose_thresholds: DoseThresholds | None = None,
         interval_s: float = 0.5,
         refresh_s: float = 10.0,
     ) -> None:
@@ -137,6 +150,7 @@ class RoomStates:
         self.db = db
         self.clock = clock
         self.policy = policy
+        self.dose_thresholds = dose_thresholds or DoseThresholds()
         self.interval_s = interval_s
         self.refresh_s = refresh_s
         self._dirty: set[str] = set(rooms)
@@ -205,7 +219,13 @@ class RoomStates:
             "room": room,
             "at": iso(now),
             "case": (
-                case_summary(case, now=now, policy=self.policy, timeline=await self._timeline(case))
+                case_summary(
+                    case,
+                    now=now,
+                    policy=self.policy,
+                    timeline=await self._timeline(case),
+                    dose_thresholds=self.dose_thresholds,
+                )
                 if case is not None
                 else None
             ),

@@ -77,6 +77,7 @@ def build(ctx: ServiceContext) -> MqttParts:
         bus=ctx.bus,
         clock=ctx.clock,
         policy=ctx.cases.policy,
+        dose_thresholds=s.dose.thresholds(),
         interval_s=m.state_interval_s,
         refresh_s=m.state_refresh_s,
     )

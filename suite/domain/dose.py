@@ -136,6 +136,19 @@ class DoseThresholds:
         return sorted(found)
 
 
+def next_level_mgy(air_kerma_mgy: float, thresholds: DoseThresholds) -> float:
+    """The lowest notification level or SRDL above `air_kerma_mgy` (what the board shows the
+    dose against)."""
+    first = thresholds.first_notification_mgy
+    candidates = [thresholds.substantial_mgy] if thresholds.substantial_mgy > air_kerma_mgy else []
+    if air_kerma_mgy < first:
+        candidates.append(first)
+    else:
+        steps = int((air_kerma_mgy - first) // thresholds.notification_step_mgy) + 1
+        candidates.append(round(first + steps * thresholds.notification_step_mgy, 6))
+    return min(candidates)
+
+
 @dataclass(frozen=True, slots=True)
 class DoseLevel:
     """A level the case's reference air kerma has reached."""

@@ -7,6 +7,7 @@ from textual.widgets import Input
 
 from tests.tui.conftest import loaded_fake, make_app, ready, screen_text, shows, until, words
 from tests.tui.suite_data import HR_HIGH, NOW, SPO2_LOW, alarm_event, iso, suite_states
+from tests.tui.test_board import block
 from tui.fake_client import FakeSuiteClient
 from tui.screens.forms import StepForm
 from tui.views import Reply
@@ -19,15 +20,13 @@ async def test_the_board_shows_every_room_case_phase_time_vitals_and_top_alarm(
     app = make_app(fake)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        lines = (await shows(pilot, "IR3")).splitlines()
-        ir1 = next(line for line in lines if line.startswith("IR1"))
-        assert "KP T12,L1" in ir1 and "cement_injection" in ir1 and "26:30" in ir1
-        assert " 96 " in ir1 and " 86 " in ir1 and "118/72" in ir1
-        assert "!!! HIGH SpO2 86 %" in ir1
-        ir2 = next(line for line in lines if line.startswith("IR2"))
-        assert "VP L2" in ir2 and "pre_procedure" in ir2 and "!! MED HR 124" in ir2
-        ir3 = next(line for line in lines if line.startswith("IR3"))
-        assert "no case" in ir3 and "! LOW monitor mon-3" in ir3
+        text = await shows(pilot, "IR3")
+        ir1, ir2, ir3 = (block(text, room) for room in ("IR1", "IR2", "IR3"))
+        assert "T12, L1" in ir1 and "CEMENT INJECTION" in ir1 and "case 26:30" in ir1
+        assert "HR 96" in ir1 and "SpO2 86▼" in ir1 and "BP 118/72" in ir1
+        assert "!!! HIGH SpO2 86" in ir1
+        assert "vertebroplasty L2" in ir2 and "PRE PROCEDURE" in ir2 and "!! MED HR 124" in ir2
+        assert "NO CASE" in ir3 and "! LOW monitor" in ir3
 
 
 @pytest.mark.asyncio
@@ -39,9 +38,8 @@ async def test_the_board_updates_live(fake: FakeSuiteClient) -> None:
             "rooms/IR2/vitals/mon-1",
             {"ts": iso(NOW), "seq": 101, "values": {"hr": 131, "spo2": 95}},
         )
-        text = await shows(pilot, " 131 ")
-        ir2 = next(line for line in text.splitlines() if line.startswith("IR2"))
-        assert " 95 " in ir2
+        text = await shows(pilot, "HR 131")
+        assert "SpO2 95" in block(text, "IR2")
 
 
 @pytest.mark.asyncio
@@ -192,8 +190,8 @@ async def test_losing_the_connection_marks_every_screen_stale_and_resyncs_on_ret
         await ready(pilot)
         fake.disconnect("broker went away")
         text = await shows(pilot, "CONNECTION LOST 10:00:00 - data STALE")
-        ir1 = next(line for line in text.splitlines() if line.startswith("IR1"))
-        assert "STALE" in ir1 and " 86 " in ir1  # the last known values stay, marked
+        ir1 = block(text, "IR1")
+        assert "STALE" in ir1 and "SpO2 86" in ir1  # the last known values stay, marked
         await pilot.press("enter")
         assert "STALE" in (await shows(pilot, "CEMENT 11:30")).splitlines()[2]
         await pilot.press("v")
@@ -253,8 +251,8 @@ async def test_the_rooms_scheduled_cases_are_shown_and_one_is_checked_in_from_th
     app = make_app(fake)
     async with app.run_test(size=(130, 30)) as pilot:
         await ready(pilot)
-        board = next(line for line in screen_text(app).splitlines() if "IR3" in line)
-        assert "next 10:30" in board and "MRN-301 PATIENT" in board
+        board = block(screen_text(app), "IR3")
+        assert "BOOKED 10:30" in board and "MRN MRN-301" in board and "Patient, Number1" in board
         await pilot.press("down", "down", "enter")
         text = words(await shows(pilot, "Scheduled in IR3"))
         assert "press n to check in the next scheduled case" in text

@@ -1,4 +1,9 @@
-"""The suite board: one line per room with its case, phase, time, vitals and top alarm."""
+"""The suite board: one block of rows per room with its patient, procedure, phase and times,
+the cement countdown, the current vitals against their limits, the highest alarm and the dose.
+
+The layout follows the terminal: column widths grow with its width (80 to 200 columns) and
+every room gets as many lines as the height allows (2 to 5), most important first
+(tui/room_summary.py says what each line holds)."""
 
 from __future__ import annotations
 
@@ -9,38 +14,77 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tui import case_text, labels
+from tui import labels
 from tui.model import SuiteModel
+from tui.room_summary import Reading, RoomBlocks, room_blocks
 from tui.screens.base import SuiteScreen
 
-PROCEDURE_ABBREVIATION = {"kyphoplasty": "KP", "vertebroplasty": "VP"}
-
-# (key, title, width); the alarm column takes what is left.
-NARROW = [
-    ("room", "Room", 5),
-    ("case", "Case", 9),
-    ("phase", "Phase", 16),
-    ("time", "Time", 7),
-    ("hr", "HR", 3),
-    ("spo2", "SpO2", 4),
-    ("nibp", "NIBP", 7),
-]
-WIDE_EXTRA = [
-    ("patient", "Patient", 22),
-    ("etco2", "EtCO2", 5),
-    ("rr", "RR", 3),
-    ("devices", "Devices", 11),
-]
-WIDE_AT = 120
+HINT = (
+    "Keys: ↑/↓ choose a room · Enter or c its case (r there: report) · v its vitals and"
+    " trends · i integration · ctrl+q quit"
+)
+VITALS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2")
+# Fixed lines around the table: status bar, title, hint, table header, footer.
+CHROME_LINES = 5
+MIN_LINES, MAX_LINES = 2, 5
 
 
-def _cell(text: str | Text, width: int) -> Text:
-    shown = text if isinstance(text, Text) else Text(text)
-    shown.truncate(width, overflow="ellipsis")
-    return shown
+def widths_for(width: int) -> dict[str, int]:
+    """Column widths for a terminal `width` columns wide (the alarm column takes the rest)."""
+    if width >= 150:
+        sizes = {"room": 5, "who": 30, "phase": 28, "vitals": 56}
+    elif width >= 120:
+        sizes = {"room": 5, "who": 26, "phase": 24, "vitals": 34}
+    else:
+        sizes = {"room": 4, "who": 20, "phase": 18, "vitals": 16}
+    used = sum(w + 1 for w in sizes.values())
+    sizes["alarm"] = max(12, width - used - 1)
+    return sizes
+
+
+TITLES = {
+    "room": "Room",
+    "who": "Patient / procedure",
+    "phase": "Phase / times",
+    "vitals": "Vitals ▲▼=limit",
+    "alarm": "Alarm / dose",
+}
+
+
+def wrap(line: Text, width: int, most: int) -> list[Text]:
+    """`line` cut at spaces into at most `most` lines of `width` (styles kept)."""
+    plain, offsets, start = line.plain, [], 0
+    while len(plain) - start > width and len(offsets) < most - 1:
+        cut = plain.rfind(" ", start, start + width + 1)
+        cut = cut if cut > start else start + width
+        offsets.append(cut)
+        start = cut
+    parts = list(line.divide(offsets))
+    return [p if i == 0 else p[1:] if p.plain.startswith(" ") else p for i, p in enumerate(parts)]
+
+
+def cell(lines: list[Text], height: int, width: int) -> Text:
+    """`lines` in `height` lines of `width`: the first height-1 as they are, the rest joined
+    on the last line (so nothing is dropped before it has to be)."""
+    shown = [ln.copy() for ln in lines[:height]]
+    if shown and len(shown[0].plain) > width and len(lines) < height:
+        # A long first line (an alarm's message) wraps onto the lines left free.
+        first = wrap(shown[0], width, height - len(lines) + 1)
+        shown = first + shown[1:]
+    if len(lines) > height and shown:
+        last = shown[-1]
+        for extra in lines[height:]:
+            last.append("  ")
+            last.append_text(extra)
+    for line in shown:
+        line.truncate(width, overflow="ellipsis")
+    return Text("\n").join(shown)
 
 
 class BoardScreen(SuiteScreen):
+    DEFAULT_CSS = """
+    #board-hint { height: 1; }
+    """
     BINDINGS = [
         Binding("c", "open_case", "Case"),
         Binding("v", "open_vitals", "Vitals"),
@@ -48,11 +92,12 @@ class BoardScreen(SuiteScreen):
 
     def __init__(self) -> None:
         super().__init__(name="board")
-        self._columns: list[tuple[str, str, int]] = []
+        self._layout_shown: tuple[object, ...] = ()
         self._cells: dict[tuple[str, str], Text] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Static("Suite board", id="board-title", classes="title")
+        yield Static(HINT, id="board-hint", classes="dim")
         table: DataTable[Text] = DataTable(
             id="rooms", cursor_type="row", cell_padding=0, zebra_stripes=False
         )
@@ -84,82 +129,77 @@ class BoardScreen(SuiteScreen):
         if event.row_key.value is not None:
             self.suite.open_case(str(event.row_key.value))
 
-    def _layout(self) -> list[tuple[str, str, int]]:
+    def _layout(self) -> tuple[dict[str, int], int]:
         width = self.size.width or self.app.size.width
-        columns = list(NARROW)
-        if width >= WIDE_AT:
-            columns[2:2] = WIDE_EXTRA[:1]
-            columns += WIDE_EXTRA[1:]
-        used = sum(w + 1 for _, _, w in columns)
-        columns.append(("alarm", "Highest alarm", max(12, width - used - 1)))
-        return columns
+        height = self.size.height or self.app.size.height
+        rooms = max(1, len(self.suite.model.room_names()))
+        banner = len(self.suite.model.banner_alarms())
+        free = height - CHROME_LINES - min(3, banner)
+        return widths_for(width), max(MIN_LINES, min(MAX_LINES, free // rooms))
 
     def draw(self, model: SuiteModel, now: datetime) -> None:
         table = self.table
-        columns = self._layout()
+        widths, lines = self._layout()
         rooms = model.room_names()
         self.put(
             "#board-empty", "" if rooms else "no rooms yet: waiting for the service's room states"
         )
+        layout = (tuple(widths.items()), lines)
         current_rows = [str(k.value) for k in table.rows]
-        if columns != self._columns or current_rows != rooms:
+        if layout != self._layout_shown or current_rows != rooms:
             cursor = self.highlighted_room()
             table.clear(columns=True)
             self._cells.clear()
-            self._columns = columns
-            for key, title, width in columns:
-                table.add_column(title, key=key, width=width + 1)
+            self._layout_shown = layout
+            for key, width in widths.items():
+                table.add_column(TITLES[key], key=key, width=width + 1)
             for room in rooms:
-                cells = self._row(model, room, now)
+                cells = self._row(model, room, now, widths, lines)
                 self._cells.update({(room, k): v for k, v in cells.items()})
-                table.add_row(*(cells[k] for k, _, _ in columns), key=room)
+                table.add_row(*(cells[k] for k in widths), key=room, height=lines)
             if cursor in rooms:
                 table.move_cursor(row=rooms.index(cursor))
             return
         for room in rooms:
-            for key, value in self._row(model, room, now).items():
+            for key, value in self._row(model, room, now, widths, lines).items():
                 if self._cells.get((room, key)) != value:
                     self._cells[(room, key)] = value
                     table.update_cell(room, key, value)
 
-    def _row(self, model: SuiteModel, room: str, now: datetime) -> dict[str, Text]:
+    def blocks(
+        self, model: SuiteModel, room: str, now: datetime, widths: dict[str, int]
+    ) -> RoomBlocks:
+        """What the board shows of `room` (also used by the wall display's tests)."""
         state = model.rooms[room]
-        case = state.case
-        stale = model.room_stale(room, now)
-        widths = {k: w for k, _, w in self._columns}
-        cells: dict[str, str | Text] = {"room": room}
-        if case is None and state.scheduled:
-            booked = state.scheduled[0]  # the next one, checked in from the case screen
-            at = labels.clock_time(booked.scheduled_at, self.suite.tz, seconds=False)
-            cells.update(case="-", phase=f"next {at}", time="")
-            cells["patient"] = f"{booked.mrn} {booked.patient_name}"
-        elif case is None:
-            cells.update(case="-", patient="", phase="no case", time="")
-        else:
-            abbreviation = PROCEDURE_ABBREVIATION.get(case.procedure, case.procedure[:2])
-            cells["case"] = f"{abbreviation} {','.join(case.levels)}"
-            cells["patient"] = f"{case.mrn} {case.patient_name}"
-            cells["phase"] = case.phase
-            elapsed = case_text.procedure_elapsed(case, now)
-            cells["time"] = labels.duration(elapsed) if elapsed is not None else ""
-        if stale:
-            cells["time"] = Text("STALE", style=labels.STALE_STYLE)
-        for param in ("hr", "spo2", "etco2", "rr"):
+        readings: dict[str, Reading | None] = {}
+        for param in VITALS:
             current = model.current(room, param)
-            cells[param] = labels.value(param, current.value if current else None)
-        sys_, dia = model.current(room, "nibp_sys"), model.current(room, "nibp_dia")
-        cells["nibp"] = (
-            f"{labels.value('nibp_sys', sys_.value if sys_ else None)}/"
-            f"{labels.value('nibp_dia', dia.value if dia else None)}"
-        )
-        online = sum(1 for d in state.devices if d.online)
-        offline = sum(1 for d in state.devices if d.online is False)
-        cells["devices"] = f"{online} on" + (f", {offline} OFF" if offline else "")
-        top = model.highest_alarm(room)
-        if top is None:
-            cells["alarm"] = "none"
-        else:
+            readings[param] = Reading(current.value if current else None, state.limits.get(param))
+        open_alarms = model.active_alarms(room)
+        top = open_alarms[0] if open_alarms else None
+        alarm = None
+        if top is not None:
             alarm = labels.priority(top.priority)
             alarm.append(f" {top.message}")
-            cells["alarm"] = alarm
-        return {k: _cell(cells.get(k, ""), w) for k, w in widths.items()}
+            if not top.needs_ack:
+                alarm.append(" (ack)")
+        return room_blocks(
+            state,
+            readings=readings if any(r and r.value is not None for r in readings.values()) else {},
+            alarm=alarm,
+            more_alarms=max(0, len(open_alarms) - 1),
+            now=now,
+            tz=self.suite.tz,
+            widths=widths,
+        )
+
+    def _row(
+        self, model: SuiteModel, room: str, now: datetime, widths: dict[str, int], lines: int
+    ) -> dict[str, Text]:
+        b = self.blocks(model, room, now, widths)
+        room_lines = [Text(room, style="bold")]
+        if model.room_stale(room, now):
+            room_lines.append(Text("STALE", style=labels.STALE_STYLE))
+        blocks = {"room": room_lines, "who": b.who, "phase": b.phase, "vitals": b.vitals,
+                  "alarm": b.alarm}  # fmt: skip
+        return {k: cell(blocks[k], lines, w) for k, w in widths.items()}
