@@ -36,7 +36,7 @@ def widths_for(width: int) -> dict[str, int]:
     elif width >= 120:
         sizes = {"room": 5, "who": 26, "phase": 24, "vitals": 34}
     else:
-        sizes = {"room": 4, "who": 20, "phase": 18, "vitals": 16}
+        sizes = {"room": 5, "who": 19, "phase": 18, "vitals": 16}
     used = sum(w + 1 for w in sizes.values())
     sizes["alarm"] = max(12, width - used - 1)
     return sizes
