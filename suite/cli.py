@@ -24,6 +24,7 @@ from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
+from suite.report.cli import report_command
 from suite.domain.codec import from_data
 from suite.domain.commands import ScheduleCase
 from suite.domain.envelope import Source
@@ -284,6 +285,7 @@ for _command in (
     broker_group,
     audit_command,
     simulate,
+    report_command,
 ):
     cli.add_command(_command)
 

@@ -1,0 +1,53 @@
+"""The procedure report of one case: a self-contained HTML page, optionally printed to PDF.
+
+`build_report` gathers the case from the store (data.py), draws the plots (plots.py) and
+renders the page (html.py); `pdf.print_pdf` prints a page with headless Chromium. The CLI
+is `procsuite report CASE_ID [--out FILE] [--pdf]` (cli.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from suite.domain import events as e
+from suite.domain.dose import DoseThresholds
+from suite.report.data import ReportData, ReportError, gather
+from suite.store.database import Database
+
+__all__ = ["ReportError", "build_report", "markers"]
+
+
+def markers(data: ReportData) -> list[tuple[datetime, str]]:
+    """The moments the vitals plot marks: the sedation and each level's cement injection."""
+    found = []
+    for r in data.records:
+        if isinstance(r.event, e.SedationGiven):
+            found.append((r.event.at, "sedation"))
+        elif isinstance(r.event, e.CementInjected):
+            found.append((r.event.at, f"cement {r.event.level}"))
+    return found
+
+
+async def build_report(
+    db: Database,
+    ref: str,
+    *,
+    now: datetime,
+    tz: tzinfo | None,
+    thresholds: DoseThresholds,
+    site: str = "",
+) -> str:
+    """The HTML report of case `ref` (id or accession). ReportError for an unknown case."""
+    from suite.report import html, plots  # matplotlib only when a report is made
+
+    data = await gather(db, ref, now=now)
+    bands = data.bands
+    levels = [thresholds.first_notification_mgy, thresholds.substantial_mgy]
+    return html.render(
+        data,
+        vitals_svg=plots.vitals_svg(data.samples, bands=bands, markers=markers(data)),
+        kerma_svg=plots.kerma_svg(data.kerma, bands=bands, levels_mgy=levels),
+        tz=tz,
+        thresholds=thresholds,
+        site=site,
+    )
