@@ -39,6 +39,7 @@ from suite.store.database import Database
 from suite.store.running import running_database
 from suite.timeline import render
 from tui.cli import tui_command
+from tui.wall.cli import web_command
 
 T = TypeVar("T")
 
@@ -286,6 +287,7 @@ for _command in (
     audit_command,
     simulate,
     report_command,
+    web_command,
 ):
     cli.add_command(_command)
 

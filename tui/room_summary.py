@@ -50,7 +50,7 @@ def phase_words(phase: str) -> str:
     return phase.replace("_", " ")
 
 
-def _value(param: str, reading: Reading | None) -> Text:
+def value_text(param: str, reading: Reading | None) -> Text:
     """The value alone, "▲"/"▼" and red when outside its limits; "--" without a reading."""
     value = reading.value if reading else None
     text = labels.value(param, value)
@@ -66,15 +66,15 @@ def _value(param: str, reading: Reading | None) -> Text:
 def marked(param: str, reading: Reading | None) -> Text:
     """ "SpO2 86▼" with the value red when outside its limits; "SpO2 --" without a reading."""
     shown = Text(f"{labels.label(param)} ")
-    shown.append_text(_value(param, reading))
+    shown.append_text(value_text(param, reading))
     return shown
 
 
 def _bp(sys_: Reading | None, dia: Reading | None) -> Text:
     shown = Text("BP ")
-    shown.append_text(_value("nibp_sys", sys_))
+    shown.append_text(value_text("nibp_sys", sys_))
     shown.append("/")
-    shown.append_text(_value("nibp_dia", dia))
+    shown.append_text(value_text("nibp_dia", dia))
     return shown
 
 
