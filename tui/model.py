@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from suite.domain.alarms.model import Priority
+from tui.history import VitalsHistory
 from tui.views import (
     AlarmUpdate,
     AlarmView,
@@ -56,6 +57,7 @@ class SuiteModel:
         self._asof: dict[str, datetime] = {}
         self._cleared: OrderedDict[str, datetime] = OrderedDict()
         self._current: dict[tuple[str, str], Current] = {}
+        self.history = VitalsHistory()
 
     # ---- folding ------------------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class SuiteModel:
             self._current[key] = Current(value, at, device)
         if value is None or at is None:
             return
+        self.history.add(room, param, at, value)  # the trend plots over the case
         trend = self.trends.get(key)
         if trend is None:
             trend = self.trends[key] = []

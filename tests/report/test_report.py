@@ -41,6 +41,7 @@ from suite.store import vitals as vitals_store
 from suite.store.dicom import DicomDoseReportRow, DoseLevelAnnouncedRow
 from suite.store.report_queries import StoredDoseReport
 from suite.store.running import running_database
+from tests.peers import missing
 from tests.scenarios import full_case, schedule
 
 START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -179,8 +180,9 @@ def test_an_unknown_case_is_named(stored: Path, capsys: pytest.CaptureFixture[st
     assert "no case NOPE" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_the_report_prints_to_a_valid_pdf(stored: Path) -> None:
+    if shutil.which("chromium") is None:
+        missing("chromium")
     out = stored / "report.html"
     assert main(["report", CASE, "--out", str(out), "--pdf"]) == 0
     pdf = (stored / "report.pdf").read_bytes()

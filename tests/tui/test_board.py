@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui.conftest import make_app, ready, screen_text, shows
+from tests.tui.conftest import make_app, ready, screen_text, shows, until
 from tests.tui.suite_data import NOW, iso, suite_states, trend_samples
 from tui.fake_client import FakeSuiteClient
 from tui.names import person_name
@@ -114,3 +114,28 @@ def test_board_snapshot(snap_compare: Callable[..., bool], size: tuple[int, int]
         await shows(pilot, "BOOKED")
 
     assert snap_compare(make_app(board_fake()), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.asyncio
+async def test_the_vitals_screen_plots_each_parameter_over_the_case() -> None:
+    from textual_plotext import PlotextPlot
+
+    from tui.trend_plots import PLOTTED, TrendPlots
+
+    app = make_app(board_fake())
+    async with app.run_test(size=(120, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("v")
+        await shows(pilot, "IR1 vitals and alarms")
+        await pilot.press("t")
+        plots = app.screen.query_one(TrendPlots)
+        await until(pilot, lambda: plots.display, what="the plots")
+        await pilot.pause(1.2)
+        text = await shows(pilot, "SpO2 % limits 90-")
+        # Every parameter has its plot; the case's moments are named in each title.
+        for param in PLOTTED:
+            assert app.screen.query_one(f"#plot-{param}", PlotextPlot).display
+        assert "sedation" in text and "cement T12" in text
+        assert "limits 50-120" in text  # HR's limits drawn
+        await pilot.press("t")
+        await until(pilot, lambda: not plots.display, what="the numbers back")

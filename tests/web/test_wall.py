@@ -25,7 +25,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tests.peers import free_port
+from tests.peers import free_port, missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -34,8 +34,6 @@ PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.
 TOKEN = "wall-test-token-7f3a"
 
 playwright_api = pytest.importorskip("playwright.async_api")
-if shutil.which(CHROMIUM) is None:
-    pytest.skip("chromium is not installed (.ci/run installs it)", allow_module_level=True)
 
 
 async def _until_line(stream: asyncio.StreamReader, start: str, seen: list[str]) -> None:
@@ -92,6 +90,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> int:
 async def test_the_wall_shows_the_demo_read_only_and_refuses_without_the_token(
     tmp_path: Path,
 ) -> None:
+    if shutil.which(CHROMIUM) is None:
+        missing("chromium")
     mqtt_port, web_port = free_port(), free_port()
     demo_args = [*PROCSUITE, "demo", "--headless", "--speed", "30", "--mqtt-port", str(mqtt_port),
                  "--dicom-port", "0", "--hl7-port", "0", "--his-port", "0"]  # fmt: skip

@@ -17,14 +17,19 @@ from tui import labels
 from tui.model import SuiteModel
 from tui.screens.base import ROOMS, SuiteScreen
 from tui.screens.forms import LimitForm
+from tui.trend_plots import TrendPlots
 from tui.widgets import ResultLine
 
 
 class VitalsScreen(SuiteScreen):
+    DEFAULT_CSS = """
+    VitalsScreen #plots { display: none; }
+    """
     BINDINGS = [
         Binding("a", "acknowledge", "Ack"),
         Binding("l", "adjust_limit", "Limit"),
         Binding("c", "case", "Case"),
+        Binding("t", "trends", "Trends"),
         Binding("left_square_bracket", "room(-1)", "Prev room", key_display="[", group=ROOMS),
         Binding("right_square_bracket", "room(1)", "Next room", key_display="]", group=ROOMS),
     ]
@@ -34,9 +39,11 @@ class VitalsScreen(SuiteScreen):
         self.room = room
         self._alarm_rows: list[str] = []
         self._alarm_sig: tuple[Any, ...] | None = None
+        self._plotted: tuple[int, int] | None = None  # (model version, second) last plotted
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="vitals-head", classes="head")
+        yield TrendPlots(id="plots")  # `t`: plots over the case instead of the numbers
         with Vertical(id="params"):
             for p in Param:
                 with Horizontal(classes="param", id=f"row-{p.value}"):
@@ -92,6 +99,25 @@ class VitalsScreen(SuiteScreen):
                 limit_text.append(f" set by {a.user}: {a.reason}", style="italic")
             self.put(f"#limits-{key}", limit_text)
         self._draw_alarms(model, now)
+        self._draw_plots(model, now)
+
+    def _draw_plots(self, model: SuiteModel, now: datetime) -> None:
+        plots = self.query_one(TrendPlots)
+        if not plots.display:
+            return
+        stamp = (model.version, int(now.timestamp()))
+        if stamp[1] == (self._plotted or (0, 0))[1]:
+            return  # at most once a (service) second: plotting costs more than the numbers
+        self._plotted = stamp
+        plots.show(model, self.room or "", now)
+
+    def action_trends(self) -> None:
+        """Show the trend plots over the case in place of the numbers, or back."""
+        plots = self.query_one(TrendPlots)
+        plots.display = not plots.display
+        self.query_one("#params").display = not plots.display
+        self._plotted = None
+        self.redraw()
 
     def _draw_alarms(self, model: SuiteModel, now: datetime) -> None:
         tz = self.suite.tz
