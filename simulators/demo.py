@@ -90,7 +90,8 @@ class Demo:
         self.alarms = AlarmTally(self.progress)
         self.booked = booked_cases(self.clock.now().astimezone(self.zone).date(), zone=self.zone)
         self.hl7 = Hl7Tally(
-            self.progress, [d.case.accession for d in self.days] + [c.accession for c in self.booked]
+            self.progress,
+            [d.case.accession for d in self.days] + [c.accession for c in self.booked],
         )
         self.receiver = HisReceiver(
             clock=self.clock,
@@ -420,9 +421,7 @@ class Demo:
             interrupted=interrupted,
             cases=reports,
             alarms=list(self.alarms.alarms.values()),
-            expected_alarms={
-                r.day.room: list(r.day.alarm_kinds) for r in self.rooms.values()
-            },
+            expected_alarms={r.day.room: list(r.day.alarm_kinds) for r in self.rooms.values()},
             hl7_in=list(self.hl7.sent),
             hl7_out=list(self.hl7.received),
             extra_problems=problems,

@@ -161,10 +161,12 @@ def booked_cases(day: date, *, zone: tzinfo) -> list[DayCase]:
     """The cases of the day that wait (the HIS books them; the demo does not play them)."""
     return [
         _case(day, zone, 4, room="IR4", at=time(9, 30), procedure="kyphoplasty", levels=("L1",)),
-        _case(day, zone, 5, room="IR1", at=time(10, 30), procedure="vertebroplasty",
-              levels=("T11",)),  # fmt: skip
-        _case(day, zone, 6, room="IR2", at=time(11, 0), procedure="kyphoplasty",
-              levels=("T8", "T9")),  # fmt: skip
+        _case(
+            day, zone, 5, room="IR1", at=time(10, 30), procedure="vertebroplasty", levels=("T11",)
+        ),  # fmt: skip
+        _case(
+            day, zone, 6, room="IR2", at=time(11, 0), procedure="kyphoplasty", levels=("T8", "T9")
+        ),  # fmt: skip
     ]
 
 

@@ -24,12 +24,12 @@ from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
-from suite.report.cli import report_command
 from suite.domain.codec import from_data
 from suite.domain.commands import ScheduleCase
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
+from suite.report.cli import report_command
 from suite.service import Service, utc_now
 from suite.settings import Settings
 from suite.steps import STEPS, parse_step, step_fields

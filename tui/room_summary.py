@@ -177,7 +177,7 @@ def booked_blocks(
 
 
 def dose_line(case: CaseView | None, *, width: int = 80) -> Text | None:
-    """"dose 52 mGy / next 3 Gy" (reference air kerma against the next level), or
+    """ "dose 52 mGy / next 3 Gy" (reference air kerma against the next level), or
     "Ka 52 mGy/3 Gy" when narrow."""
     if case is None or case.dose is None:
         return None

@@ -27,11 +27,11 @@ from suite.bus import Bus
 from suite.case_service import CaseChanged, CaseService
 from suite.domain.case import Case
 from suite.domain.codec import to_data
+from suite.domain.dose import DoseThresholds, next_level_mgy
 from suite.domain.envelope import Recorded
 from suite.domain.events import OrderChanged
 from suite.domain.policy import WorkflowPolicy
 from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warnings
-from suite.domain.dose import DoseThresholds, next_level_mgy
 from suite.domain.values import Phase, phases_for
 from suite.store import cases as case_store
 from suite.store.database import Database

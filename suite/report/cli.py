@@ -54,7 +54,7 @@ def report_command(
         click.echo(f"report written to {path}")
         if pdf:
             pdf_path = path.with_suffix(".pdf")
-            asyncio.run(print_pdf(path, pdf_path, chromium=find_chromium(chromium)))
+            print_pdf(path, pdf_path, chromium=find_chromium(chromium))
             click.echo(f"PDF written to {pdf_path}")
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None

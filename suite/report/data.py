@@ -100,5 +100,7 @@ async def gather(db: Database, ref: str, *, now: datetime) -> ReportData:
     if not records:
         raise ReportError(f"case {ref} has no events")
     case = replay(case_id, [r.event for r in records])
+    if case is None:
+        raise ReportError(f"case {ref}: its events make no case")
     alarms.sort(key=lambda a: a.raised_at)
     return ReportData(case, records, samples, alarms, doses, levels, now)

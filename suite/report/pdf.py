@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
+import subprocess
 from pathlib import Path
 
 from suite.report.data import ReportError
@@ -27,24 +27,19 @@ def find_chromium(explicit: str | None = None) -> str:
     )
 
 
-async def print_pdf(
-    html_path: Path, pdf_path: Path, *, chromium: str, timeout_s: float = 120.0
-) -> None:
+def print_pdf(html_path: Path, pdf_path: Path, *, chromium: str, timeout_s: float = 120.0) -> None:
     """Print `html_path` to `pdf_path`; ReportError when Chromium fails or writes nothing."""
-    proc = await asyncio.create_subprocess_exec(
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
     try:
-        async with asyncio.timeout(timeout_s):
-            _out, err = await proc.communicate()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        done = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--no-pdf-header-footer",
+             f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()],
+            capture_output=True, timeout=timeout_s, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
         raise ReportError(f"Chromium did not print {html_path} within {timeout_s:g} s") from None
-    if proc.returncode != 0 or not pdf_path.is_file() or pdf_path.stat().st_size == 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+    if done.returncode != 0 or not pdf_path.is_file() or pdf_path.stat().st_size == 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise ReportError(
-            f"Chromium could not print the report (exit {proc.returncode}): {' | '.join(tail)}"
+            f"Chromium could not print the report (exit {done.returncode}): {' | '.join(tail)}"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 
@@ -13,6 +14,7 @@ matplotlib.use("svg")  # no display; before pyplot is imported
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from suite.domain.alarms.parameters import PARAMETERS, Param  # noqa: E402
@@ -24,6 +26,14 @@ PLOTTED = (Param.HR, Param.SPO2, Param.NIBP_SYS, Param.NIBP_MAP, Param.RR, Param
 BAND_COLOURS = ("#f0f0f0", "#e0e6ee")
 
 
+def _num(at: datetime) -> float:
+    return float(mdates.date2num(at))  # type: ignore[no-untyped-call]
+
+
+def _hhmm() -> Any:
+    return mdates.DateFormatter("%H:%M")  # type: ignore[no-untyped-call]
+
+
 def _svg(fig: Figure) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
@@ -32,21 +42,21 @@ def _svg(fig: Figure) -> str:
     return text[text.index("<svg") :]  # inline in HTML: without the XML prologue
 
 
-def _bands(ax: plt.Axes, bands: list[PhaseBand], *, label: bool) -> None:
+def _bands(ax: Axes, bands: list[PhaseBand], *, label: bool) -> None:
     for i, band in enumerate(bands):
         if band.end <= band.start:
             continue
-        ax.axvspan(band.start, band.end, color=BAND_COLOURS[i % 2], zorder=0)  # type: ignore[arg-type]
+        ax.axvspan(_num(band.start), _num(band.end), color=BAND_COLOURS[i % 2], zorder=0)
         if label:
             ax.text(
-                band.start, 1.0, band.phase.replace("_", " "), transform=ax.get_xaxis_transform(),
+                _num(band.start), 1.0, band.phase.replace("_", " "), transform=ax.get_xaxis_transform(),
                 rotation=90, va="top", ha="left", fontsize=6, color="#555555",
-            )  # type: ignore[arg-type]  # fmt: skip
+            )  # fmt: skip
 
 
-def _markers(ax: plt.Axes, markers: list[tuple[datetime, str]]) -> None:
-    for at, text in markers:
-        ax.axvline(at, color="#aa3300", linewidth=0.8, linestyle="--")  # type: ignore[arg-type]
+def _markers(ax: Axes, markers: list[tuple[datetime, str]]) -> None:
+    for at, _what in markers:
+        ax.axvline(_num(at), color="#aa3300", linewidth=0.8, linestyle="--")
 
 
 def vitals_svg(
@@ -74,10 +84,10 @@ def vitals_svg(
         ax.tick_params(labelsize=7)
     for at, text in markers:
         axes[-1].annotate(
-            text, (mdates.date2num(at), 0), xycoords=("data", "axes fraction"),
+            text, (_num(at), 0), xycoords=("data", "axes fraction"),
             xytext=(2, -28), textcoords="offset points", rotation=30, fontsize=6, color="#aa3300",
         )  # fmt: skip
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    axes[-1].xaxis.set_major_formatter(_hhmm())
     fig.suptitle("Vital signs over the case (bands: phases; dashed: sedation and cement)")
     return _svg(fig)
 
@@ -93,16 +103,17 @@ def kerma_svg(
     fig, ax = plt.subplots(figsize=(10, 2.6))
     _bands(ax, bands, label=True)
     if points:
-        ax.step([p[0] for p in points], [p[1] for p in points], where="post", color="#7a1f5c")
+        xs = [_num(p[0]) for p in points]
+        ax.step(xs, [p[1] for p in points], where="post", color="#7a1f5c")
         top = max(p[1] for p in points)
         for level in levels_mgy:
             if level <= top * 1.5:
                 ax.axhline(level, color="#cc0000", linewidth=0.8, linestyle=":")
-                ax.text(points[0][0], level, f" {level / 1000:g} Gy", fontsize=7, va="bottom")  # type: ignore[arg-type]
+                ax.text(_num(points[0][0]), level, f" {level / 1000:g} Gy", fontsize=7, va="bottom")
     else:
         ax.text(0.5, 0.5, "no dose reported", transform=ax.transAxes, ha="center")
     ax.set_ylabel("Ka,r mGy", fontsize=8)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.xaxis.set_major_formatter(_hhmm())
     ax.tick_params(labelsize=7)
     fig.suptitle("Cumulative reference air kerma")
     return _svg(fig)

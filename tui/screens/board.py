@@ -53,7 +53,8 @@ TITLES = {
 
 def wrap(line: Text, width: int, most: int) -> list[Text]:
     """`line` cut at spaces into at most `most` lines of `width` (styles kept)."""
-    plain, offsets, start = line.plain, [], 0
+    plain, start = line.plain, 0
+    offsets: list[int] = []
     while len(plain) - start > width and len(offsets) < most - 1:
         cut = plain.rfind(" ", start, start + width + 1)
         cut = cut if cut > start else start + width
