@@ -99,7 +99,7 @@ class Demo:
             journal=self.settings.data_dir / "his-received.jsonl",
         )
         self.service = Service(self.settings, clock=self.clock)
-        rate = monitor_rate_hz(self.clock.speed)
+        rate = monitor_rate_hz(self.clock.speed, monitors=len(self.days))
         self.rooms = {
             d.room: RoomRun(
                 d,

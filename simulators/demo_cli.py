@@ -228,6 +228,9 @@ def demo_command(ctx: click.Context, /, **opts: Any) -> None:
     except (DemoError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     headless = bool(opts["headless"])
+    if not headless:
+        # The dashboard opens once the cases already under way have reached their steps.
+        click.echo("procsuite demo: opening the day (cases already under way)...")
     handler = _log_to(opts["log_level"], path=None if headless else data_dir / "demo.log")
     if not headless:
         log.setLevel(logging.INFO)  # the progress lines go to the log behind the dashboard

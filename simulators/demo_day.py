@@ -182,6 +182,7 @@ def speed_allowances(speed: float) -> dict[str, float]:
     }
 
 
-def monitor_rate_hz(speed: float) -> float:
-    """1 Hz, or less at high speed so a monitor sends at most 60 messages per real second."""
-    return min(1.0, 60.0 / speed)
+def monitor_rate_hz(speed: float, monitors: int = 2) -> float:
+    """1 Hz, or less at high speed so the monitors together send at most 120 messages per
+    real second (60 each for the two rooms the demo once had; fewer each for more rooms)."""
+    return min(1.0, 120.0 / (speed * max(1, monitors)))

@@ -28,6 +28,7 @@ DEFAULT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "resync": frozenset({T, N, R, IT, A}),
     "hl7_replay": frozenset({IT, A}),
     "dicom_assign": frozenset({IT, A}),
+    "report": frozenset({T, N, R, IT, A}),
 }
 
 

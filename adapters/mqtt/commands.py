@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from adapters.mqtt import codec
@@ -115,8 +116,10 @@ class CommandChannel:
         max_payload_bytes: int = 65_536,
         queue_size: int = 1_000,
         routing: Routing | None = None,
+        report: Callable[[str], Awaitable[Path]] | None = None,
     ) -> None:
         self.routing = routing or Routing()
+        self.report = report  # writes a case's procedure report (suite/report), if enabled
         self.users = users
         self.permissions = permissions
         self.cases = cases
@@ -141,6 +144,7 @@ class CommandChannel:
             "resync": self._resync,
             "hl7_replay": self._hl7_replay,
             "dicom_assign": self._dicom_assign,
+            "report": self._report,
         }
 
     def offer(self, user: str, payload: bytes) -> None:
@@ -193,7 +197,7 @@ class CommandChannel:
 
     async def _room_of(self, request: CommandRequest) -> str | None:
         body = request.body
-        if request.action == "log_step":
+        if request.action in ("log_step", "report"):
             ref = body.get("case_id")
             if not isinstance(ref, str):
                 return None
@@ -384,6 +388,23 @@ class CommandChannel:
     async def _resync(self, user: str, request: CommandRequest) -> dict[str, Any]:
         self.resync()
         return {"rooms": list(self.alarms.rooms)}
+
+    async def _report(self, user: str, request: CommandRequest) -> dict[str, Any]:
+        """The procedure report of a case, written under the service's data directory."""
+        from suite.report import ReportError
+
+        ref = _text(request.body, "case_id", action="report")
+        case = self.cases.get(ref) or self.cases.by_accession(ref)
+        if case is None:
+            raise CommandError(f"no case {ref}", rule="unknown-case")
+        if self.report is None:
+            raise CommandError("this service does not write reports", rule="unavailable")
+        try:
+            path = await self.report(case.case_id)
+        except ReportError as exc:
+            raise CommandError(str(exc), rule="report") from None
+        log.info("mqtt: %s had the report of case %s written", user, case.case_id)
+        return {"case_id": case.case_id, "path": str(path)}
 
     # ---- IT: the integration view's actions -----------------------------------------------------
 

@@ -6,7 +6,11 @@ and the runner that connects them to the broker. suite/service.py calls `compone
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from adapters.mqtt import codec
@@ -20,8 +24,10 @@ from adapters.mqtt.state import RoomStates
 from adapters.mqtt.tls import client_tls_context
 from adapters.mqtt.topics import Topics
 from suite.alarm_service import AlarmService
+from suite.domain.dose import DoseThresholds
 from suite.roles import Permissions
 from suite.service import Component, ServiceContext
+from suite.store.database import Database
 from suite.vitals_service import VitalsRecorder
 
 
@@ -95,6 +101,14 @@ def build(ctx: ServiceContext) -> MqttParts:
         clock=ctx.clock,
         resync=states.mark_all,
         max_payload_bytes=m.max_payload_bytes,
+        report=functools.partial(
+            _write_report,
+            db=ctx.db,
+            out_dir=s.data_dir / "reports",
+            clock=ctx.clock,
+            thresholds=s.dose.thresholds(),
+            site=s.site,
+        ),  # fmt: skip
         routing=Routing(
             rooms=frozenset(rooms),
             site_duties=ctx.site_duties,
@@ -193,3 +207,20 @@ def database_health(ctx: ServiceContext) -> dict[str, Any]:
         "commit_failures": db.commit_failures,
         "last_error": db.last_error,
     }
+
+
+async def _write_report(
+    case_id: str,
+    *,
+    db: Database,
+    out_dir: Path,
+    clock: Callable[[], datetime],
+    thresholds: DoseThresholds,
+    site: str,
+) -> Path:
+    """The `report` command's work: the case's procedure report under the data directory."""
+    from suite.report import write_report  # matplotlib only when a report is asked for
+
+    return await write_report(
+        case_id, db=db, out_dir=out_dir, now=clock(), tz=None, thresholds=thresholds, site=site
+    )

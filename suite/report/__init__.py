@@ -7,14 +7,16 @@ is `procsuite report CASE_ID [--out FILE] [--pdf]` (cli.py).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from suite.domain import events as e
 from suite.domain.dose import DoseThresholds
 from suite.report.data import ReportData, ReportError, gather
 from suite.store.database import Database
 
-__all__ = ["ReportError", "build_report", "markers"]
+__all__ = ["ReportError", "build_report", "markers", "write_report"]
 
 
 def markers(data: ReportData) -> list[tuple[datetime, str]]:
@@ -51,3 +53,26 @@ async def build_report(
         thresholds=thresholds,
         site=site,
     )
+
+
+async def write_report(
+    ref: str,
+    *,
+    db: Database,
+    out_dir: Path,
+    now: datetime,
+    tz: tzinfo | None,
+    thresholds: DoseThresholds,
+    site: str = "",
+) -> Path:
+    """Build the report of case `ref` and write it to `out_dir/report-<case>-<time>.html`
+    (what the dashboard's report key asks the service for); returns the file written."""
+    page = await build_report(db, ref, now=now, tz=tz, thresholds=thresholds, site=site)
+    path = out_dir / f"report-{ref}-{now:%Y%m%dT%H%M%S}.html"
+
+    def write() -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+
+    await asyncio.to_thread(write)
+    return path

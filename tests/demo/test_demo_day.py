@@ -3,14 +3,15 @@ in a fresh working directory, on free ports. While it runs, the test listens to 
 topic on the demo's broker; afterwards it reads the demo's SQLite store with procsuite's own
 store code and the simulated HIS's journal, and checks what the issue asks:
 
-- both cases reached discharge through every phase of their procedure;
+- the three cases it plays (one opening in cement injection, one after sedation, one in
+  recovery) reached discharge through every phase of their procedure; the booked ones wait;
 - every image the fluoroscopy units sent is stored and linked to its case, and each case's
   dose report (RDSR) is stored with it;
 - the dose totals on each case are those the unit measured (the simulator's own ledger),
   and the ORU the HIS received carries them;
 - the scripted alarms (suspected cement embolism in IR1, respiratory depression and
-  desaturation in IR2) were raised, acknowledged by the nurse and cleared, on the wire and
-  in the store;
+  desaturation in IR2, the 3 Gy dose notification in IR3) were raised, acknowledged by the
+  nurse and cleared, on the wire and in the store;
 - the HIS received each case's order status (in progress, completed) and its results (ORU),
   and acknowledged them AA.
 """
@@ -43,7 +44,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 XA = "1.2.840.10008.5.1.4.1.1.12.1"
 RDSR = "1.2.840.10008.5.1.4.1.1.88.67"
 PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
-SCRIPTED = {"IR1": {"suspected_cement_embolism"}, "IR2": {"rr_low", "spo2_low"}}
+SCRIPTED = {
+    "IR1": {"suspected_cement_embolism"},
+    "IR2": {"rr_low", "spo2_low"},
+    "IR3": {"dose_3gy"},  # the dose notification of the long case in recovery at the start
+}
 
 
 async def _watch_alarms(port: int, seen: list[dict[str, Any]], ready: asyncio.Event) -> None:
@@ -123,7 +128,11 @@ async def test_the_headless_demo_runs_a_whole_suite_day(tmp_path: Path) -> None:
     summary = json.loads((data / "summary.json").read_text())
     store = await _from_store(data / "procsuite.db")
     cases: dict[str, Case] = store["cases"]
-    assert len(cases) == 2
+    # The three cases the day plays, and the three booked ones still waiting.
+    assert len(cases) == 6
+    assert len(summary["cases"]) == 3
+    booked = [k for k in cases.values() if k.phase is Phase.SCHEDULED]
+    assert sorted(k.room for k in booked) == ["IR1", "IR2", "IR4"]
 
     journal = [json.loads(line) for line in (data / "his-received.jsonl").read_text().splitlines()]
     for report in summary["cases"]:

@@ -118,10 +118,11 @@ async def store_case(url: str) -> Case:
             ))  # fmt: skip
             t += timedelta(seconds=30)
         await vitals_store.insert_samples(session, rows)
-        for i, (at, kerma) in enumerate(((20, 900.0), (35, 2100.0), (50, 3180.0))):
+        # Per-image reports (each image's own dose): 900 + 1200 + 1080 = 3180 mGy in all.
+        for i, (at, kerma) in enumerate(((20, 900.0), (35, 1200.0), (50, 1080.0))):
             session.add(DicomDoseReportRow(
                 case_id=CASE, source="image", device="FLUORO_IR1", report_key=f"img-{i}",
-                object_uid=UID.format(i), air_kerma_mgy=kerma - (900.0 if i else 0.0),
+                object_uid=UID.format(i), air_kerma_mgy=kerma,
                 dap_gy_cm2=10.0, reported_at=START + timedelta(minutes=at),
             ))  # fmt: skip
         session.add(DoseLevelAnnouncedRow(case_id=CASE, threshold_mgy=3000.0, air_kerma_mgy=3180.0,

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from tui import case_text, labels, step_guide
 from tui.model import SuiteModel
+from tui.report_key import request_report
 from tui.screens.base import ROOMS, SuiteScreen
 from tui.screens.forms import AskForm, StepForm, StepPicker
 from tui.views import CaseView, Reply, ScheduledCase
@@ -27,6 +28,7 @@ class CaseScreen(SuiteScreen):
         Binding("l", "log_step", "Log step"),
         Binding("n", "next_step", "Next step"),
         Binding("v", "vitals", "Vitals"),
+        Binding("r", "report", "Report"),
         Binding("left_square_bracket", "room(-1)", "Prev room", key_display="[", group=ROOMS),
         Binding("right_square_bracket", "room(1)", "Next room", key_display="]", group=ROOMS),
     ]
@@ -107,6 +109,10 @@ class CaseScreen(SuiteScreen):
             self.app.push_screen(StepPicker(step_guide.suggest(case)[0]), self._picked)
 
         self._when_current(pick)
+
+    def action_report(self) -> None:
+        """Have the service write this case's procedure report (tui/report_key.py)."""
+        request_report(self.suite, self.query_one(ResultLine), self.case)
 
     def action_next_step(self) -> None:
         if self.case is None:
