@@ -177,7 +177,7 @@ def speed_allowances(speed: float) -> dict[str, float]:
     monitor's own clock and are unchanged (docs/clinical-defaults.md, "The demo")."""
     return {
         "stale_feed_s": max(15.0, 2.0 * speed),
-        "clock_skew_s": max(10.0, 3.0 * speed),
+        "clock_skew_s": max(10.0, 5.0 * speed),
         "sample_hold_s": max(5.0, 0.5 * speed),
     }
 
