@@ -97,7 +97,7 @@ def limits_line(readings: dict[str, Reading | None]) -> Text:
         reading = readings.get(param)
         lim = reading.limits if reading else None
         if lim is not None and (lim.low is not None or lim.high is not None):
-            name = "BPsys" if param == "nibp_sys" else labels.label(param)
+            name = "BP" if param == "nibp_sys" else labels.label(param)
             lo = labels.value(param, lim.low) if lim.low is not None else None
             hi = labels.value(param, lim.high) if lim.high is not None else None
             bounds = f"{lo}-{hi}" if lo and hi else f">={lo}" if lo else f"<={hi}"
@@ -182,6 +182,12 @@ def dose_line(case: CaseView | None, *, width: int = 80) -> Text | None:
     if case is None or case.dose is None:
         return None
     kerma = case.dose.air_kerma_mgy
+    if kerma <= 0 and case.dose.dap_gy_cm2 > 0:
+        # Images carry the dose-area product; the air kerma comes with the dose report.
+        shown = f"DAP {case.dose.dap_gy_cm2:.1f} Gy·cm²"
+        nxt = case.dose_next_level_mgy
+        full = f"dose {shown}, Ka,r at the report" + (f" / next {nxt / 1000:g} Gy" if nxt else "")
+        return Text(full if len(full) <= width else shown)
     shown = f"{kerma:.0f} mGy" if kerma < 1000 else f"{kerma / 1000:.2f} Gy"
     nxt = case.dose_next_level_mgy
     if nxt is None:
@@ -195,7 +201,7 @@ def room_blocks(
     *,
     readings: dict[str, Reading | None],
     alarm: Text | None,
-    more_alarms: int,
+    more_alarms: int | list[Text],
     now: datetime,
     tz: tzinfo | None,
     widths: dict[str, int],
@@ -210,9 +216,11 @@ def room_blocks(
         who, phase = [Text("no patient", style="dim")], [Text("NO CASE", style="dim")]
     vitals = vitals_block(readings, width=widths["vitals"]) if readings else []
     alarms = [alarm if alarm is not None else Text("no alarm", style="dim")]
-    if more_alarms:
-        alarms.append(Text(f"+{more_alarms} more open"))
     dose = dose_line(case, width=widths["alarm"])
     if dose is not None:
         alarms.append(dose)
+    if isinstance(more_alarms, list):
+        alarms += more_alarms  # the other open alarms, one a line, as far as there is room
+    elif more_alarms:
+        alarms.append(Text(f"+{more_alarms} more open"))
     return RoomBlocks(who=who, phase=phase, vitals=vitals, alarm=alarms)

@@ -18,6 +18,7 @@ from tui import labels
 from tui.model import SuiteModel
 from tui.room_summary import Reading, RoomBlocks, room_blocks
 from tui.screens.base import SuiteScreen
+from tui.views import AlarmView
 
 HINT = (
     "Keys: ↑/↓ choose a room · Enter or c its case (r there: report) · v its vitals and"
@@ -26,7 +27,7 @@ HINT = (
 VITALS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2")
 # Fixed lines around the table: status bar, title, hint, table header, footer.
 CHROME_LINES = 5
-MIN_LINES, MAX_LINES = 2, 5
+MIN_LINES, MAX_LINES = 2, 7
 
 
 def widths_for(width: int) -> dict[str, int]:
@@ -49,6 +50,13 @@ TITLES = {
     "vitals": "Vitals ▲▼=limit",
     "alarm": "Alarm / dose",
 }
+
+
+def _short(alarm: AlarmView) -> Text:
+    """ "!! MED HR 125/min > 120 (ack)": another open alarm, on one line."""
+    text = labels.priority(alarm.priority)
+    text.append(f" {alarm.message}" + ("" if alarm.needs_ack else " (ack)"))
+    return text
 
 
 def wrap(line: Text, width: int, most: int) -> list[Text]:
@@ -188,7 +196,7 @@ class BoardScreen(SuiteScreen):
             state,
             readings=readings if any(r and r.value is not None for r in readings.values()) else {},
             alarm=alarm,
-            more_alarms=max(0, len(open_alarms) - 1),
+            more_alarms=[_short(a) for a in open_alarms[1:]],
             now=now,
             tz=self.suite.tz,
             widths=widths,
