@@ -417,7 +417,7 @@ class CommandChannel:
 
     async def _hl7_replay(self, user: str, request: CommandRequest) -> dict[str, Any]:
         # The same function as `procsuite hl7 replay` (adapters/hl7/replay.py).
-        from adapters.hl7.replay import ReplayRefused, replay_outbound
+        from suite.app.hl7_replay import ReplayRefused, replay_outbound
 
         row_id = request.body.get("message_id")
         if isinstance(row_id, str) and row_id.strip().lstrip("#").isdigit():

@@ -1,7 +1,7 @@
 """The `hl7` and `dicom` sections of the service status (`procsuite/<site>/status`), for the
 IT view: refreshed from the HL7 and DICOM stores and the running adapters every
 `interval_s`, kept here, and put in every status the runner publishes (docs/mqtt.md
-"Service status"). Read-only; the sizes are bounded by the readers (adapters/hl7/status.py,
+"Service status"). Read-only; the sizes are bounded by the readers (suite/store/hl7_status.py,
 adapters/dicom/status.py).
 """
 
@@ -44,12 +44,11 @@ class IntegrationStatus:
         """Read both interfaces now; returns (and keeps) the sections."""
         from adapters.dicom import status as dicom_status
         from adapters.hl7 import status as hl7_status
+        from suite.store.hl7_status import stored_status as hl7_stored
 
         components = list(self.components())
         async with self.db.session() as session:
-            hl7 = await hl7_status.stored_status(
-                session, recent=self.recent, quarantine_max=self.recent
-            )
+            hl7 = await hl7_stored(session, recent=self.recent, quarantine_max=self.recent)
             dicom = await dicom_status.stored_status(session, unmatched_max=self.recent)
         hl7.update(hl7_status.live_status(components))
         dicom.update(dicom_status.live_status(components))
