@@ -15,7 +15,9 @@ in the table and remembered in a bounded in-memory index (`duplicate_memory` key
 start), so a repeat is answered with the stored ACK without a lookup of every new message.
 AE / AR answers are not remembered: a sender that fixed the cause may send the same message
 again and have it processed. A repeat older than the index still hits the unique constraint,
-which rolls its effect back with the row (`DuplicateMessage`). The SQL is suite/store/hl7_inbound.py.
+which rolls its effect back with the row (`DuplicateMessage`).
+
+The statements are in suite/store/hl7_inbound.py.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class Journal:
         self._index: OrderedDict[Key, asyncio.Future[bytes] | None] = OrderedDict()
         self.stats = JournalStats()
         self.max_batch = 500
-        self.store = InboundStore.for_database(db)
+        self.rows = InboundStore.for_database(db)
         self.registry = Registry(db)
 
     # ---- repeats -------------------------------------------------------------------------
@@ -177,7 +179,7 @@ class Journal:
         unless the registry has it) with the case events of the command it causes."""
         if patient is not None and patient.mrn in self.registry.patients:
             patient = None
-        return self.store.with_case(
+        return self.rows.with_case(
             entry.params(),
             order=order,
             patient=patient.params(entry.received_at) if patient is not None else None,
@@ -240,7 +242,7 @@ class Journal:
         ]
         registered = self.registry.patients
         applied = await self.db.write(
-            lambda s: self.store.write_batch(s, items, registered=registered, now=now)
+            lambda s: self.rows.write_batch(s, items, registered=registered, now=now)
         )
         answers: list[Entry] = []
         records: list[PatientRecord] = []
