@@ -33,8 +33,10 @@ from suite.store.dicom import DicomDoseReportRow, DicomInstanceRow
 log = logging.getLogger(__name__)
 
 
-class AssignError(Exception):
+class AssignError(DomainError):
     """An unmatched instance cannot be assigned; the message says why."""
+
+    rule = "dicom-assign"
 
 
 @dataclass(frozen=True, slots=True)
