@@ -1,6 +1,6 @@
-"""What IT sees of the running HL7 interface (the `hl7` section of the service status on
-MQTT, docs/mqtt.md "Service status"): the listener's and sender's counters. The stored part
-(messages, outbox counts, quarantine) is `suite.store.hl7_status.stored_status`.
+"""What IT sees of the HL7 interface (the `hl7` section of the service status on MQTT,
+docs/mqtt.md "Service status"): the running listener's and sender's counters, with the
+stored part (messages, outbox counts, quarantine: `suite.store.hl7_status.stored_status`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from typing import Any
 
 from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.sender import Hl7Sender
+from suite.app.context import StatusSection
+from suite.store.database import Database
+from suite.store.hl7_status import stored_status
 
 
 def live_status(components: Iterable[object]) -> dict[str, Any]:
@@ -35,3 +38,14 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
             }
             found["outage"] = component.outage()
     return found
+
+
+def status_section(db: Database, *, recent: int = 20) -> StatusSection:
+    """The "hl7" section of the service status: stored messages and the running parts."""
+
+    async def section(components: list[Any]) -> dict[str, Any]:
+        found = await db.read(lambda s: stored_status(s, recent=recent, quarantine_max=recent))
+        found.update(live_status(components))
+        return found
+
+    return section
