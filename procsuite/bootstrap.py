@@ -32,7 +32,7 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     from adapters.dicom import status as dicom_status
     from adapters.dicom.linker import assign
     from adapters.hl7 import status as hl7_status
-    from adapters.hl7.replay import replay_outbound
+    from suite.app.hl7_replay import replay_outbound
 
     components = build_application(ctx, replay=replay_outbound, assign=assign)
     ctx.status_sections["hl7"] = hl7_status.status_section(ctx.db)

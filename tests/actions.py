@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.dicom.linker import assign
-from adapters.hl7.replay import replay_outbound
 from suite.app.actions import Actions
 from suite.app.alarm_service import AlarmService
 from suite.app.case_service import CaseService
+from suite.app.hl7_replay import replay_outbound
 from suite.app.roles import Permissions
 from suite.settings import Role
 
