@@ -388,7 +388,7 @@ class CommandChannel:
     # ---- IT: the integration view's actions -----------------------------------------------------
 
     async def _dicom_assign(self, user: str, request: CommandRequest) -> dict[str, Any]:
-        from adapters.dicom.linker import AssignError, assign
+        from suite.app.image_assignment import AssignError, assign
 
         uid = _text(request.body, "sop_instance_uid", action="dicom_assign")
         ref = _text(request.body, "case_id", action="dicom_assign")

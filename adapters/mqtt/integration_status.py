@@ -2,7 +2,7 @@
 IT view: refreshed from the HL7 and DICOM stores and the running adapters every
 `interval_s`, kept here, and put in every status the runner publishes (docs/mqtt.md
 "Service status"). Read-only; the sizes are bounded by the readers (adapters/hl7/status.py,
-adapters/dicom/status.py).
+suite/store/dicom_status.py).
 """
 
 from __future__ import annotations
@@ -42,17 +42,18 @@ class IntegrationStatus:
 
     async def refresh(self) -> dict[str, Any]:
         """Read both interfaces now; returns (and keeps) the sections."""
-        from adapters.dicom import status as dicom_status
+        from adapters.dicom.status import live_status as dicom_live_status
         from adapters.hl7 import status as hl7_status
+        from suite.store.dicom_status import stored_status as dicom_stored_status
 
         components = list(self.components())
         async with self.db.session() as session:
             hl7 = await hl7_status.stored_status(
                 session, recent=self.recent, quarantine_max=self.recent
             )
-            dicom = await dicom_status.stored_status(session, unmatched_max=self.recent)
+            dicom = await dicom_stored_status(session, unmatched_max=self.recent)
         hl7.update(hl7_status.live_status(components))
-        dicom.update(dicom_status.live_status(components))
+        dicom.update(dicom_live_status(components))
         self.sections = {"hl7": hl7, "dicom": dicom}
         self.refreshed.set()
         return self.sections

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # Runs inside the transaction that appends a case's events (e.g. to write an HL7 outbox row).
 TransactionHook = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+# What an adapter records with a case command, in the same transaction (an explicit part of
+# one `execute`, e.g. the DICOM instance row an image link comes from).
+TransactionPart = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
 # Runs first in that transaction and may refuse the write (a room lease: suite/leases.py).
 Fence = Callable[[AsyncSession, Case, Source], Awaitable[None]]
 
@@ -134,9 +137,13 @@ class CaseService:
         *,
         actor: str,
         source: Source,
+        also: Sequence[TransactionPart] = (),
     ) -> list[Recorded]:
         """Apply `command` to the case; returns the recorded events once they are durable.
 
+        Each of `also` runs in the transaction that appends the events, after them, so what an
+        adapter records with the command commits with it or not at all; it runs (with no
+        records) also when the command changes nothing, e.g. an image linked already.
         Raises a `DomainError` naming the rule when the command is refused; nothing is stored.
         """
         lock = self._locks.setdefault(case_id, asyncio.Lock())
@@ -149,7 +156,9 @@ class CaseService:
                     if case is None:
                         raise UnknownCase(f"no case {case_id}")
                 try:
-                    return await self._apply(case_id, case, command, actor=actor, source=source)
+                    return await self._apply(
+                        case_id, case, command, actor=actor, source=source, also=also
+                    )
                 except ConcurrencyError:
                     if attempt == 2:
                         raise
@@ -165,10 +174,11 @@ class CaseService:
         *,
         actor: str,
         source: Source,
+        also: Sequence[TransactionPart] = (),
     ) -> list[Recorded]:
         now = self.clock()
         events = decide(case, command, now=now, policy=self.policy)
-        if not events:
+        if not events and not also:
             return []
         state = case
         records = []
@@ -179,21 +189,30 @@ class CaseService:
         assert state is not None
         expected = case.version if case is not None else 0
         final = state
-        hooks = list(self._hooks)
+        hooks = list(self._hooks) if records else []
         fence = self.fence
+        parts = tuple(also)
 
         async def job(session: AsyncSession) -> None:
             if fence is not None:
                 await fence(session, final, source)
-            await case_store.append(
-                session, records=records, expected_version=expected, state=final, recorded_at=now
-            )
+            if records:
+                await case_store.append(
+                    session,
+                    records=records,
+                    expected_version=expected,
+                    state=final,
+                    recorded_at=now,
+                )
             for hook in hooks:
                 await hook(session, records, final)
+            for part in parts:
+                await part(session, records, final)
 
         def committed() -> None:
-            self._remember(final)
-            self.bus.publish(CaseChanged(final, tuple(records)))
+            if records:
+                self._remember(final)
+                self.bus.publish(CaseChanged(final, tuple(records)))
 
         await self.db.write(job, after_commit=committed)
         return records

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -130,6 +130,19 @@ class Database:
     def session(self) -> AsyncSession:
         """A session for reads (and for tests); writes go through `write`."""
         return AsyncSession(self.engine, expire_on_commit=False)
+
+    async def read(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run the read-only `job` in a session of its own and return what it returns.
+
+        A driver or connection error comes out as `StoreError` (the one place reads are
+        mapped), so a periodic reader that handles `StoreError` survives an outage.
+        """
+        try:
+            async with self.session() as session:
+                return await job(session)
+        except (SQLAlchemyError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            raise StoreError(f"database read failed: {first}") from exc
 
     async def write(
         self,
