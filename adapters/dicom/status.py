@@ -1,7 +1,7 @@
-"""The live part of what IT sees of the DICOM interface (the `dicom` section of the service
-status on MQTT, docs/mqtt.md "Service status"): the running adapter's associations and
-counters. The stored part (instance counts, unmatched instances, the PACS queue) is read by
-suite/store/dicom_status.py `stored_status`.
+"""What IT sees of the DICOM interface (the `dicom` section of the service status on MQTT,
+docs/mqtt.md "Service status"): the stored part (instance counts, unmatched instances, the
+PACS queue), read by suite/store/dicom_status.py `stored_status`, plus the running adapter's
+associations and counters.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from adapters.dicom.component import DicomAdapter
+from suite.app.context import StatusSection
+from suite.store.database import Database
+from suite.store.dicom_status import stored_status
 
 
 def live_status(components: Iterable[object]) -> dict[str, Any]:
@@ -25,3 +28,14 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
                 "counters": counts,
             }
     return {}
+
+
+def status_section(db: Database, *, recent: int = 20) -> StatusSection:
+    """The "dicom" section of the service status: stored objects and the running parts."""
+
+    async def section(components: list[Any]) -> dict[str, Any]:
+        found = await stored_status(db, unmatched_max=recent)
+        found.update(live_status(components))
+        return found
+
+    return section

@@ -98,7 +98,8 @@ async def case_dose(db: Database, case_id: str) -> CaseDose:
         )
         return CaseDose(reports, announced)
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)
 
 
 async def announce_levels(

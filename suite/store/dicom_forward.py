@@ -61,7 +61,8 @@ async def due(db: Database, *, destination: str, now: datetime, limit: int) -> l
         )
         return [ForwardItem(r.id or 0, r.sop_class_uid, r.transfer_syntax, r.path) for r in rows]
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)
 
 
 async def record_attempts(
@@ -106,7 +107,8 @@ async def next_due(db: Database, *, destination: str) -> datetime | None:
         ).first()
         return found
 
-    nxt = await db.read(read)
+    async with db.session() as session:
+        nxt = await read(session)
     if nxt is not None and nxt.tzinfo is None:  # SQLite hands back naive UTC
         nxt = nxt.replace(tzinfo=UTC)
     return nxt
@@ -148,4 +150,5 @@ async def queue_state(db: Database, *, destination: str | None = None) -> QueueS
             last_error=worst.last_error if worst else "",
         )
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)

@@ -202,7 +202,8 @@ async def pending_links(db: Database, *, limit: int) -> list[PendingLink]:
             for r in rows
         ]
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)
 
 
 async def mark_linked(session: AsyncSession, outcomes: Sequence[LinkOutcome]) -> None:
@@ -259,7 +260,8 @@ async def unmatched(db: Database, *, limit: int = 1000) -> list[UnmatchedInstanc
             for r in rows
         ]
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)
 
 
 async def instance_case(session: AsyncSession, sop_instance_uid: str) -> InstanceCase | None:

@@ -169,4 +169,5 @@ async def cases_with_status(db: Database, statuses: Iterable[str]) -> set[str]:
         )
         return {case_id for case_id in found if case_id}
 
-    return await db.read(read)
+    async with db.session() as session:
+        return await read(session)

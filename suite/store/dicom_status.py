@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from suite.clock import iso
+from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow, ForwardRow
 
 
@@ -28,9 +29,14 @@ async def _count(session: AsyncSession, query: Any) -> int:
     return int((await session.exec(query)).one())
 
 
-async def stored_status(session: AsyncSession, *, unmatched_max: int = 20) -> dict[str, Any]:
+async def stored_status(db: Database, *, unmatched_max: int = 20) -> dict[str, Any]:
     """Stored instance counts, the instances matched to no case (newest first) and the
     PACS forward queue (instances not yet accepted by the PACS)."""
+    async with db.session() as session:
+        return await _read(session, unmatched_max=unmatched_max)
+
+
+async def _read(session: AsyncSession, *, unmatched_max: int) -> dict[str, Any]:
     count = select(func.count()).select_from(DicomInstanceRow)
     unmatched_where = col(DicomInstanceRow.case_id).is_(None)
     rows = await session.exec(

@@ -150,7 +150,7 @@ async def test_the_sweep_outlives_a_database_it_cannot_read_and_links_once_it_ca
     writer = asyncio.create_task(db.run())
     cases = CaseService(db, Bus(), clock=clock)
     work = linker(cases, clock, sweep_s=0.02, quiet_s=0.0, max_delay_s=0.0)
-    with pytest.raises(StoreError, match="database read failed") as failed:
+    with pytest.raises(StoreError, match="the database could not be read") as failed:
         await dicom_instances.pending_links(db, limit=1)
     assert failed.value.__cause__ is not None  # the driver's error, kept as the cause
     sweep = asyncio.create_task(work.run())
