@@ -87,7 +87,7 @@ class DoseKeeper:
             if recorded is None or not totals.same_values(
                 DoseTotals(recorded.fluoro_time_s, recorded.dap_gy_cm2, recorded.air_kerma_mgy)
             ):
-                await self.cases.execute(
+                recorded_now = await self.cases.execute(
                     case_id,
                     c.RecordDose(
                         at=now,
@@ -100,7 +100,7 @@ class DoseKeeper:
                     source=Source.DICOM,
                     also=carry,
                 )
-                carried = bool(carry)
+                carried = bool(carry) and bool(recorded_now)  # `also` runs only with events
             if not reached.passed:
                 return carried
             if reached.substantial_reached:

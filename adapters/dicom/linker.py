@@ -139,9 +139,11 @@ class Linker:
 
     async def _link_image(self, row: PendingLink) -> LinkOutcome | None:
         """Link an image to its case with its row marked in the same transaction; the row's
-        outcome to write on its own when the case refused the image."""
+        outcome to write on its own when nothing was recorded with it (the case refused the
+        image, or has it already: an instance moved back to a case that had it)."""
+        mark = dicom_instances.marking_linked([LinkOutcome(row.row_id, row.link_note)])
         try:
-            await self.cases.execute(
+            recorded = await self.cases.execute(
                 row.case_id,
                 c.LinkImage(
                     at=self.clock(),
@@ -150,7 +152,7 @@ class Linker:
                 ),
                 actor=row.calling_ae,
                 source=Source.DICOM,
-                also=[dicom_instances.marking_linked([LinkOutcome(row.row_id, row.link_note)])],
+                also=[mark],
             )
         except DomainError as exc:
             self.failed += 1
@@ -162,4 +164,5 @@ class Linker:
             )
             return LinkOutcome(row.row_id, f"not linked: {exc.message}")
         self.linked += 1
-        return None
+        # `also` runs only with recorded events; with none, the row is marked on its own.
+        return None if recorded else LinkOutcome(row.row_id, row.link_note)

@@ -29,11 +29,12 @@ from suite.store.database import ConcurrencyError, Database
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# Runs inside the transaction that appends a case's events (e.g. to write an HL7 outbox row).
-TransactionHook = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
-# What an adapter records with a case command, in the same transaction (an explicit part of
-# one `execute`, e.g. the DICOM instance row an image link comes from).
+# Runs inside the transaction that appends a case's events, after them: given the session,
+# the new records and the case as they leave it. As a hook (`add_hook`) it runs for every
+# command (e.g. to queue an HL7 outbox row); passed as `also` to `execute`, for that one
+# command only (e.g. to store the HL7 message that caused it).
 TransactionPart = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+TransactionHook = TransactionPart
 # Runs first in that transaction and may refuse the write (a room lease: suite/leases.py).
 Fence = Callable[[AsyncSession, Case, Source], Awaitable[None]]
 
@@ -141,10 +142,13 @@ class CaseService:
     ) -> list[Recorded]:
         """Apply `command` to the case; returns the recorded events once they are durable.
 
-        Each of `also` runs in the transaction that appends the events, after them, so what an
-        adapter records with the command commits with it or not at all; it runs (with no
-        records) also when the command changes nothing, e.g. an image linked already.
+        Each of `also` runs in the same transaction, after the events are appended: what it
+        writes commits with them or not at all. It runs only when the command records
+        events (an empty result means nothing was written), and again if the append is
+        retried after another writer's.
+
         Raises a `DomainError` naming the rule when the command is refused; nothing is stored.
+        Errors raised by a part of `also` come out unchanged; nothing is stored.
         """
         lock = self._locks.setdefault(case_id, asyncio.Lock())
         async with lock:
@@ -174,11 +178,11 @@ class CaseService:
         *,
         actor: str,
         source: Source,
-        also: Sequence[TransactionPart] = (),
+        also: Sequence[TransactionPart],
     ) -> list[Recorded]:
         now = self.clock()
         events = decide(case, command, now=now, policy=self.policy)
-        if not events and not also:
+        if not events:
             return []
         state = case
         records = []
@@ -189,30 +193,21 @@ class CaseService:
         assert state is not None
         expected = case.version if case is not None else 0
         final = state
-        hooks = list(self._hooks) if records else []
+        parts = [*also, *self._hooks]
         fence = self.fence
-        parts = tuple(also)
 
         async def job(session: AsyncSession) -> None:
             if fence is not None:
                 await fence(session, final, source)
-            if records:
-                await case_store.append(
-                    session,
-                    records=records,
-                    expected_version=expected,
-                    state=final,
-                    recorded_at=now,
-                )
-            for hook in hooks:
-                await hook(session, records, final)
+            await case_store.append(
+                session, records=records, expected_version=expected, state=final, recorded_at=now
+            )
             for part in parts:
                 await part(session, records, final)
 
         def committed() -> None:
-            if records:
-                self._remember(final)
-                self.bus.publish(CaseChanged(final, tuple(records)))
+            self._remember(final)
+            self.bus.publish(CaseChanged(final, tuple(records)))
 
         await self.db.write(job, after_commit=committed)
         return records

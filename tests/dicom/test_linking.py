@@ -16,6 +16,7 @@ from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
 from adapters.dicom.linker import Linker
 from suite.app.case_service import CaseService
+from suite.app.image_assignment import assign
 from suite.bus import Bus
 from suite.domain import commands as c
 from suite.domain.case import Case
@@ -92,19 +93,23 @@ async def test_an_image_is_linked_and_its_row_marked_in_one_transaction(
     row = (await stored_rows(database))["1.9.1"]
     assert row.linked is True and row.link_note == ""
 
-    # The row alone, when the command changes nothing (the image was linked already).
-    async def unmark(session) -> None:
-        found = await session.get(DicomInstanceRow, pending.row_id)
-        found.linked = False
-        session.add(found)
-
-    await database.write(unmark)
-    version = cases.get("k1").version
-    assert (
-        await cases.execute("k1", link, actor=MODALITY_AE, source=Source.DICOM, also=[mark]) == []
-    )
-    assert cases.get("k1").version == version
-    assert (await stored_rows(database))["1.9.1"].linked is True
+    # Moved to another case and back by hand: the first case has the image already, so
+    # LinkImage records nothing (and `also` runs only with events); the row is marked on its
+    # own, and the linker does not come back to it.
+    await cases.execute("k2", schedule(clock(), accession="ACC2"), actor="his", source=Source.HL7)
+    work = linker(cases, clock)
+    for case_id in ("k2", "k1"):
+        await assign(
+            db=database, cases=cases, sop_instance_uid="1.9.1", case_id=case_id, force=True,
+            user="it1", source="cli", at=clock(),
+        )  # fmt: skip
+        version = cases.get("k1").version
+        assert await work.link_pending() == 1
+    assert cases.get("k1").version == version  # nothing recorded the second time
+    assert [i.sop_instance_uid for i in cases.get("k2").images] == ["1.9.1"]
+    row = (await stored_rows(database))["1.9.1"]
+    assert (row.case_id, row.linked) == ("k1", True)
+    assert await work.link_pending() == 0
 
 
 @BOTH_DATABASES
