@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from adapters.dicom.linker import assign
 from adapters.hl7.component import register_outbox
-from adapters.hl7.replay import replay_outbound
 from suite.app.actions import Actions
 from suite.app.case_service import CaseService
 from suite.app.leases import outside_live_leases
@@ -41,8 +39,6 @@ async def local_actions(
                 permissions=Permissions.with_overrides(settings.mqtt.permissions),
                 clock=clock,
                 stability=StoredStability(database, clock=clock),
-                replay=replay_outbound,
-                assign=assign,
             ),
             database,
         )

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.dicom.linker import assign
 from suite.app.actions import Actions
 from suite.app.alarm_service import AlarmService
 from suite.app.case_service import CaseService
-from suite.app.hl7_replay import replay_outbound
 from suite.app.roles import Permissions
 from suite.settings import Role
 
@@ -24,6 +22,4 @@ def actions_for(
         clock=clock,
         stability=alarms,
         alarms=alarms,
-        replay=replay_outbound,
-        assign=assign,
     )
