@@ -230,23 +230,22 @@ class InboundProcessor:
     async def _update_cases(
         self, cases: list[Case], patient: Patient, actor: str, *, where: Location
     ) -> int:
-        updated = 0
-        for case in cases:
-            current = self.cases.get(case.case_id) or case
+        def update(current: Case) -> c.Command | None:
+            # Decided under the case's lock, on what the case holds then.
             merged = merge_patient(patient, current.patient)
             if merged == current.patient or current.phase.is_final:
-                continue
-            at = max(self.clock(), current.last_at)
+                return None
+            return c.UpdatePatient(at=max(self.clock(), current.last_at), patient=merged)
+
+        updated = 0
+        for case in cases:
             try:
-                await self.cases.execute(
-                    case.case_id,
-                    c.UpdatePatient(at=at, patient=merged),
-                    actor=actor,
-                    source=Source.HL7,
+                records = await self.cases.execute(
+                    case.case_id, update, actor=actor, source=Source.HL7
                 )
             except DomainError as exc:
                 raise _domain_error(where, case.case_id, exc) from exc
-            updated += 1
+            updated += 1 if records else 0
         return updated
 
     # ---- orders and appointments -------------------------------------------------------------

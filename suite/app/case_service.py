@@ -134,13 +134,17 @@ class CaseService:
     async def execute(
         self,
         case_id: str,
-        command: c.Command,
+        command: c.Command | Callable[[Case], c.Command | None],
         *,
         actor: str,
         source: Source,
         also: Sequence[TransactionPart] = (),
     ) -> list[Recorded]:
         """Apply `command` to the case; returns the recorded events once they are durable.
+
+        `command` may be a function of the case's current state (a patient update merged
+        into what the case holds): it is called under the case's lock, again after a
+        concurrent writer's change, and may return None for nothing to do.
 
         Each of `also` runs in the same transaction, after the events are appended: what it
         writes commits with them or not at all. It runs only when the command records
@@ -159,9 +163,16 @@ class CaseService:
                     case = self._cases.get(case_id)
                     if case is None:
                         raise UnknownCase(f"no case {case_id}")
+                if isinstance(command, c.Command):
+                    decided: c.Command | None = command
+                else:
+                    assert case is not None
+                    decided = command(case)
+                if decided is None:
+                    return []
                 try:
                     return await self._apply(
-                        case_id, case, command, actor=actor, source=source, also=also
+                        case_id, case, decided, actor=actor, source=source, also=also
                     )
                 except ConcurrencyError:
                     if attempt == 2:
