@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from suite.app.audit import audit_trail
 from suite.domain import commands as c
 from suite.domain.codec import to_data
 from suite.domain.values import Procedure
 from suite.store import cases as case_store
+from suite.store.audit_trail import audit_trail
 from suite.store.database import Database
 from tests.mqtt.conftest import (
     FAST_ALARMS,
