@@ -16,9 +16,9 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from procsuite.demo import Demo
+from procsuite.demo_cli import demo_settings, free_port
 from simulators.clock import SimClock
-from simulators.demo import Demo
-from simulators.demo_cli import demo_settings, free_port
 from simulators.demo_day import day_start
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -15,6 +15,7 @@ from suite.domain.alarms.model import Alarm
 from suite.domain.case import Case, replay
 from suite.domain.dose import DoseReport, DoseSource, case_totals
 from suite.domain.envelope import Recorded
+from suite.domain.errors import ProcsuiteError
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from suite.store import report_queries
@@ -24,8 +25,10 @@ from suite.store.report_queries import AnnouncedLevel, StoredDoseReport
 from suite.store.vitals import StoredSample
 
 
-class ReportError(Exception):
+class ReportError(ProcsuiteError):
     """The report cannot be made: the message says why (an unknown case, no Chromium...)."""
+
+    rule = "report"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from html import escape
 
+from suite.app.timeline import describe
 from suite.domain import events as e
 from suite.domain.dose import DoseThresholds
 from suite.domain.names import person_name
 from suite.report.data import ReportData
-from suite.timeline import describe
 
 CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11pt; margin: 1.5em; color: #111; }

@@ -35,7 +35,7 @@ from tests.peers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
+PROCSUITE = [sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())"]
 ROOMS = ("IR1", "IR2", "IR3", "IR4")
 FIRST_MINUTE_S = 600.0  # one real minute at the default speed (10x)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from suite.domain import commands as c
 from suite.domain.alarms.model import (
     Alarm,

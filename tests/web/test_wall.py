@@ -29,7 +29,7 @@ from tests.peers import free_port, missing
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 CHROMIUM = "/usr/bin/chromium"
-PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
+PROCSUITE = [sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())"]
 TOKEN = "wall-test-token-7f3a"
 
 playwright_api = pytest.importorskip("playwright.async_api")

@@ -1,7 +1,7 @@
 """The demo: procsuite and a simulated suite day in one process, on one simulated clock.
 
 `Demo.run` starts the simulated HIS's receiver, then the service (embedded MQTT broker,
-SQLite, DICOM, HL7; `suite.service.Service` with the demo's `SimClock`), and once everything
+SQLite, DICOM, HL7; `procsuite.bootstrap.Service` with the demo's `SimClock`), and once everything
 listens the day of demo_day.py: the HIS sends the day's list over MLLP; each room's monitor
 publishes vitals; each case runs through its case script (the team's terminals on the MQTT
 command channel) with the room's fluoroscopy unit sending its images, dose report and
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from procsuite.bootstrap import Service
 from simulators.case_plan import Role, plan_case, played_quickly
 from simulators.case_script import CaseScript, CaseScriptError, LoggedStep
 from simulators.clock import SimClock
@@ -38,7 +39,14 @@ from simulators.demo_day import (
     demo_day,
     monitor_rate_hz,
 )
-from simulators.demo_report import AlarmTally, CaseReport, DemoSummary, Hl7Tally, Progress, iso
+from simulators.demo_report import (
+    AlarmTally,
+    CaseReport,
+    DemoSummary,
+    Hl7Tally,
+    Progress,
+    local_time,
+)
 from simulators.dicom_objects import Equipment
 from simulators.fluoro_dose import Technique
 from simulators.fluoro_room import FluoroRoom
@@ -51,7 +59,7 @@ from simulators.nurse import ScriptedNurse
 from simulators.patient_events import EventfulMonitorModel, PatientEvent
 from simulators.waiting import NotListening, first_of, mqtt_ready, wait_listening
 from suite.domain.values import phases_for
-from suite.service import Service
+from suite.errors import ProcsuiteError
 from suite.settings import Settings
 from suite.tasks import stop_tasks
 
@@ -60,7 +68,7 @@ log = logging.getLogger(__name__)
 Ui = Callable[[asyncio.Event], Awaitable[None]]
 
 
-class DemoError(Exception):
+class DemoError(ProcsuiteError):
     """The demo cannot run (a port taken, a data directory it may not wipe...)."""
 
 
@@ -416,8 +424,8 @@ class Demo:
                 problems += [f"{run.day.room}: {p}" for p in run.fluoro.problems]
         return DemoSummary(
             speed=self.clock.speed,
-            started_at=iso(started_at.astimezone(self.zone)),
-            finished_at=iso(self.clock.now().astimezone(self.zone)),
+            started_at=local_time(started_at.astimezone(self.zone)),
+            finished_at=local_time(self.clock.now().astimezone(self.zone)),
             interrupted=interrupted,
             cases=reports,
             alarms=list(self.alarms.alarms.values()),
