@@ -17,6 +17,7 @@ from suite.app.roles import Permissions
 from suite.app.sample_intake import SampleIntake
 from suite.app.vitals_service import VitalsRecorder
 from suite.domain.dose import DoseThresholds
+from suite.report import alarm_limits
 from suite.store.database import Database
 
 
@@ -61,7 +62,8 @@ def build_application(ctx: ServiceContext) -> list[Component]:
             clock=ctx.clock,
             thresholds=s.dose.thresholds(),
             site=s.site,
-        ),  # fmt: skip
+            limits=alarm_limits(s.alarms.engine_config()),
+        ),
     )
     return [alarms, recorder]
 
@@ -74,11 +76,19 @@ async def _write_report(
     clock: Callable[[], datetime],
     thresholds: DoseThresholds,
     site: str,
+    limits: dict[str, tuple[float | None, float | None]],
 ) -> str:
     """The `report` action's work: the case's procedure report under the data directory."""
     from suite.report import write_report  # matplotlib only when a report is asked for
 
     path = await write_report(
-        case_id, db=db, out_dir=out_dir, now=clock(), tz=None, thresholds=thresholds, site=site
+        case_id,
+        db=db,
+        out_dir=out_dir,
+        now=clock(),
+        tz=None,
+        thresholds=thresholds,
+        site=site,
+        limits=limits,
     )
     return str(path)

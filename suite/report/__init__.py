@@ -8,15 +8,23 @@ is `procsuite report CASE_ID [--out FILE] [--pdf]` (cli.py).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from suite.domain import events as e
+from suite.domain.alarms.config import AlarmConfig
 from suite.domain.dose import DoseThresholds
 from suite.report.data import ReportData, ReportError, gather
 from suite.store.database import Database
 
 __all__ = ["ReportError", "build_report", "markers", "write_report"]
+
+
+def alarm_limits(config: AlarmConfig) -> dict[str, tuple[float | None, float | None]]:
+    """The configured default limits of each parameter (drawn on the report's vitals plot;
+    a limit set for one patient is in the alarms and the timeline)."""
+    return {param.value: (limit.low, limit.high) for param, limit in config.limits.items()}
 
 
 def markers(data: ReportData) -> list[tuple[datetime, str]]:
@@ -38,8 +46,10 @@ async def build_report(
     tz: tzinfo | None,
     thresholds: DoseThresholds,
     site: str = "",
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> str:
-    """The HTML report of case `ref` (id or accession). ReportError for an unknown case."""
+    """The HTML report of case `ref` (id or accession). ReportError for an unknown case.
+    `limits` (parameter -> low, high): the alarm limits drawn on the vitals plot."""
     from suite.report import html, plots  # matplotlib only when a report is made
 
     data = await gather(db, ref, now=now)
@@ -47,7 +57,9 @@ async def build_report(
     levels = [thresholds.first_notification_mgy, thresholds.substantial_mgy]
     return html.render(
         data,
-        vitals_svg=plots.vitals_svg(data.samples, bands=bands, markers=markers(data)),
+        vitals_svg=plots.vitals_svg(
+            data.samples, bands=bands, markers=markers(data), limits=dict(limits or {})
+        ),
         kerma_svg=plots.kerma_svg(data.kerma, bands=bands, levels_mgy=levels),
         tz=tz,
         thresholds=thresholds,
@@ -64,10 +76,13 @@ async def write_report(
     tz: tzinfo | None,
     thresholds: DoseThresholds,
     site: str = "",
+    limits: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> Path:
     """Build the report of case `ref` and write it to `out_dir/report-<case>-<time>.html`
     (what the dashboard's report key asks the service for); returns the file written."""
-    page = await build_report(db, ref, now=now, tz=tz, thresholds=thresholds, site=site)
+    page = await build_report(
+        db, ref, now=now, tz=tz, thresholds=thresholds, site=site, limits=limits
+    )
     path = out_dir / f"report-{ref}-{now:%Y%m%dT%H%M%S}.html"
 
     def write() -> None:

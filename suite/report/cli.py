@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from suite.cli_settings import settings_of
-from suite.report import ReportError, build_report
+from suite.report import ReportError, alarm_limits, build_report
 from suite.report.pdf import find_chromium, print_pdf
 from suite.store.running import running_database
 
@@ -45,6 +45,7 @@ def report_command(
                 tz=zone,
                 thresholds=settings.dose.thresholds(),
                 site=settings.site,
+                limits=alarm_limits(settings.alarms.engine_config()),
             )
 
     try:

@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("svg")  # no display; before pyplot is imported
+matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable, selectable
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,7 +89,10 @@ def vitals_svg(
             xytext=(2, -28), textcoords="offset points", rotation=30, fontsize=6, color="#aa3300",
         )  # fmt: skip
     axes[-1].xaxis.set_major_formatter(_hhmm())
-    fig.suptitle("Vital signs over the case (bands: phases; dashed: sedation and cement)")
+    fig.suptitle(
+        "Vital signs over the case (bands: phases; dashed: sedation and cement;"
+        " dotted red: alarm limits)"
+    )
     return _svg(fig)
 
 
@@ -104,7 +108,12 @@ def kerma_svg(
     _bands(ax, bands, label=True)
     if points:
         xs = [_num(p[0]) for p in points]
-        ax.step(xs, [p[1] for p in points], where="post", color="#7a1f5c")
+        ys = [p[1] for p in points]
+        if bands and bands[-1].end > points[-1][0]:  # the total holds to the end of the case
+            xs.append(_num(bands[-1].end))
+            ys.append(ys[-1])
+        ax.step(xs, ys, where="post", color="#7a1f5c")
+        ax.set_ylim(bottom=0)
         top = max(p[1] for p in points)
         for level in levels_mgy:
             if level <= top * 1.5:

@@ -161,7 +161,15 @@ def test_the_report_of_a_finished_two_level_kyphoplasty(stored: Path) -> None:
     assert re.search(r"<figure class='vitals'><svg", page)
     assert re.search(r"<figure class='kerma'><svg", page)
     assert page.count("<svg") == 2
-    assert "sedation" in page and "cement T12" in page and "cement L1" in page  # markers
+    vitals = re.search(r"<figure class='vitals'>(<svg.*?</svg>)", page, flags=re.S)
+    kerma = re.search(r"<figure class='kerma'>(<svg.*?</svg>)", page, flags=re.S)
+    assert vitals and kerma
+    # The vitals plot: every parameter, the phases, the markers, the limits.
+    for shown in ("HR", "SpO2", "NIBP sys", "RR", "EtCO2", "sedation", "cement T12",
+                  "cement L1", "cement injection", "alarm limits"):  # fmt: skip
+        assert shown in vitals.group(1), shown
+    for shown in ("Ka,r mGy", "3 Gy", "Cumulative reference air kerma"):
+        assert shown in kerma.group(1), shown
     assert not re.search(r"(src|href)=['\"]https?:", page)
 
 
