@@ -83,7 +83,12 @@ class TrendPlots(Container):
                 x = (at - origin).total_seconds() / 60
                 plt.vline(x, "orange")
                 named.append(f"{what} @{x:.0f}")
-            if named:
-                title += " | " + ", ".join(named)
-            plt.title(title)
+            room_for = max(10, (widget.size.width or 80) - 2)
+            full = f"{title} | {', '.join(named)}" if named else title
+            # A narrow plot drops the markers' names from its title, then the limits.
+            short = f"{labels.label(param)} | {', '.join(named)}" if named else title
+            for shown in (full, short, title, labels.label(param)):
+                if len(shown) <= room_for:
+                    break
+            plt.title(shown)
             widget.refresh()

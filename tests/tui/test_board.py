@@ -89,6 +89,7 @@ async def test_the_board_shows_every_field_at_every_size(size: tuple[int, int]) 
                       "+1 more booked"):  # fmt: skip
             assert shown in ir3, (shown, ir3)
         assert "O&BRIEN" not in text
+        assert "r report" in text or "r there: report" in text  # the first-run hint
         # The board fills the terminal: no line of the screen is wider than it.
         assert all(len(line) <= size[0] for line in screen_text(app).splitlines())
 
@@ -139,3 +140,17 @@ async def test_the_vitals_screen_plots_each_parameter_over_the_case() -> None:
         assert "limits 50-120" in text  # HR's limits drawn
         await pilot.press("t")
         await until(pilot, lambda: not plots.display, what="the numbers back")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_trends_snapshot(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot)
+        await pilot.press("v")
+        await shows(pilot, "IR1 vitals and alarms")
+        await pilot.press("t")
+        await shows(
+            pilot, "SpO2 | sedation @2, cement T12 @20" if size[0] < 100 else "SpO2 % limits 90-"
+        )
+
+    assert snap_compare(make_app(board_fake()), terminal_size=size, run_before=run_before)

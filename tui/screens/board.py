@@ -21,9 +21,10 @@ from tui.screens.base import SuiteScreen
 from tui.views import AlarmView
 
 HINT = (
-    "Keys: ↑/↓ choose a room · Enter or c its case (r there: report) · v its vitals and"
-    " trends · i integration · ctrl+q quit"
+    "Keys: ↑/↓ choose a room · Enter or c its case (r there: report) · v its vitals"
+    " (t there: trends) · i integration · ctrl+q quit"
 )
+HINT_SHORT = "↑↓ room · Enter case (r report) · v vitals (t trends) · i IT · ^q quit"
 VITALS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2")
 # Fixed lines around the table: status bar, title, hint, table header, footer.
 CHROME_LINES = 5
@@ -106,7 +107,7 @@ class BoardScreen(SuiteScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Suite board", id="board-title", classes="title")
-        yield Static(HINT, id="board-hint", classes="dim")
+        yield Static("", id="board-hint", classes="dim")
         table: DataTable[Text] = DataTable(
             id="rooms", cursor_type="row", cell_padding=0, zebra_stripes=False
         )
@@ -149,6 +150,8 @@ class BoardScreen(SuiteScreen):
     def draw(self, model: SuiteModel, now: datetime) -> None:
         table = self.table
         widths, lines = self._layout()
+        width = self.size.width or self.app.size.width
+        self.put("#board-hint", HINT if len(HINT) <= width else HINT_SHORT)
         rooms = model.room_names()
         self.put(
             "#board-empty", "" if rooms else "no rooms yet: waiting for the service's room states"

@@ -3,6 +3,7 @@ priority (text and colour), acknowledge with `a`, adjust a limit for this patien
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,7 @@ class VitalsScreen(SuiteScreen):
         self.room = room
         self._alarm_rows: list[str] = []
         self._alarm_sig: tuple[Any, ...] | None = None
-        self._plotted: tuple[int, int] | None = None  # (model version, second) last plotted
+        self._plotted: tuple[int, int, float] | None = None  # (width, height, when) plotted
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="vitals-head", classes="head")
@@ -105,9 +106,11 @@ class VitalsScreen(SuiteScreen):
         plots = self.query_one(TrendPlots)
         if not plots.display:
             return
-        stamp = (model.version, int(now.timestamp()))
-        if stamp[1] == (self._plotted or (0, 0))[1]:
-            return  # at most once a (service) second: plotting costs more than the numbers
+        # At most once a second (plotting costs more than the numbers), and on a new size.
+        stamp = (plots.size.width, plots.size.height, time.monotonic())
+        last = self._plotted
+        if last is not None and last[:2] == stamp[:2] and stamp[2] - last[2] < 1.0:
+            return
         self._plotted = stamp
         plots.show(model, self.room or "", now)
 
@@ -115,7 +118,12 @@ class VitalsScreen(SuiteScreen):
         """Show the trend plots over the case in place of the numbers, or back."""
         plots = self.query_one(TrendPlots)
         plots.display = not plots.display
+        # The plots take the numbers' place, and the alarm list's below 40 lines (the banner
+        # keeps the high-priority alarms in view; `t` again brings the list back).
         self.query_one("#params").display = not plots.display
+        small = (self.size.height or self.app.size.height) < 40
+        for part in ("#alarms", "#alarm-log"):
+            self.query_one(part).display = not (plots.display and small)
         self._plotted = None
         self.redraw()
 
