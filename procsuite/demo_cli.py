@@ -193,7 +193,7 @@ async def _dashboard(demo: Demo, stop: asyncio.Event, *, user: str) -> None:
 @click.pass_context
 def demo_command(ctx: click.Context, /, **opts: Any) -> None:
     """A simulated suite day on embedded defaults, opening mid-morning with work under way:
-    IR1 in cement injection of a kyphoplasty (T12, L1; a cement embolism on L1), IR2 just
+    IR1 in cement injection of a kyphoplasty (T12, L1, L2; a cement embolism on L1), IR2 just
     sedated for a vertebroplasty (an oversedation), IR3 in recovery after a long case that
     crossed the 3 Gy dose notification, booked cases waiting (IR4 and the next cases). Each
     case runs to discharge with its monitor and fluoroscopy unit; the nurse acknowledges the

@@ -8,9 +8,10 @@
   day's list at the start. Each running case is played quickly up to its opening step in the
   first seconds (`RoomDay.opening`, the team logging what was already done), then at the plan's
   pace:
-  - IR1, kyphoplasty T12 and L1: opens after cement on T12 (cement injection, working time
-    counting down); during the cement of L1 the patient has a cement embolism (SpO2 and EtCO2
-    fall, hypotension, tachycardia): the suspected cement embolism alarm.
+  - IR1, kyphoplasty T12, L1 and L2: opens after cement on T12 (cement injection, working
+    time counting down); during the cement of L1 the patient has a cement embolism (SpO2 and
+    EtCO2 fall, hypotension, tachycardia): the suspected cement embolism alarm; the team waits
+    for the patient, then cements L2 with the same batch.
   - IR2, vertebroplasty L2: opens after the sedation; the patient is oversedated (respiratory
     rate falls, EtCO2 rises, then SpO2 falls): respiratory and desaturation alarms.
   - IR3, vertebroplasty L3 and L4 of a heavy patient in a long case: opens in recovery; its
@@ -120,7 +121,7 @@ _PATIENTS = (
 def demo_day(day: date, *, zone: tzinfo) -> list[RoomDay]:
     """The cases the demo plays, one per room (deterministic for a given date and zone)."""
     ir1 = _case(day, zone, 1, room="IR1", at=time(8, 0), procedure="kyphoplasty",
-                levels=("T12", "L1"))  # fmt: skip
+                levels=("T12", "L1", "L2"))  # fmt: skip
     ir2 = _case(day, zone, 2, room="IR2", at=time(8, 25), procedure="vertebroplasty",
                 levels=("L2",))  # fmt: skip
     ir3 = _case(day, zone, 3, room="IR3", at=time(7, 30), procedure="vertebroplasty",
@@ -131,7 +132,8 @@ def demo_day(day: date, *, zone: tzinfo) -> list[RoomDay]:
             ir1,
             monitor_seed=1,
             station=STATIONS["IR1"],
-            story=PatientStory(Kind.EMBOLISM, "cement", ir1.levels[-1], 240.0),
+            # On the middle level: the working time keeps counting down through the episode.
+            story=PatientStory(Kind.EMBOLISM, "cement", ir1.levels[1], 240.0),
             opening=f"cement {ir1.levels[0]}",
         ),
         RoomDay(
