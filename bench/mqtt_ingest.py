@@ -23,9 +23,9 @@ import aiomqtt
 
 from bench._common import machine, save
 from bench._mqtt_load import broker, monitor_files, publish_files
+from procsuite.bootstrap import Service
 from suite.domain import commands as c
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.settings import load_settings
 from tests.scenarios import schedule
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
+from suite.errors import WireError
 
 # Kinds of bad input; the counters and technical alarms use these names.
 OVERSIZE = "oversize"
@@ -35,7 +36,7 @@ IMPLAUSIBLE = "implausible"
 MALFORMED_STATUS = "malformed_status"
 
 
-class PayloadError(Exception):
+class PayloadError(WireError):
     """A payload that cannot be read at all; `kind` is one of the kinds above."""
 
     def __init__(self, kind: str, message: str) -> None:
@@ -191,13 +192,6 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def iso(value: datetime | None) -> str | None:
-    """A time as ISO 8601 in UTC with a Z, as on the wire."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # ---- commands -------------------------------------------------------------------------------
 
 
@@ -208,7 +202,7 @@ class CommandRequest:
     body: Mapping[str, Any]
 
 
-class CommandError(Exception):
+class CommandError(WireError):
     """A command that cannot be carried out; answered as {"ok": false, "error", "rule"}."""
 
     def __init__(self, message: str, *, rule: str, command_id: str = "") -> None:

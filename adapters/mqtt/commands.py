@@ -28,18 +28,18 @@ from typing import Any
 
 from adapters.mqtt import codec
 from adapters.mqtt.codec import CommandError, CommandRequest
-from suite.alarm_records import alarm_view
-from suite.alarm_service import AlarmService
-from suite.case_service import CaseService
+from suite.app.alarm_records import alarm_view
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
+from suite.app.roles import PermissionDenied, Permissions
+from suite.app.steps import parse_step
 from suite.domain import commands as c
 from suite.domain.alarms.parameters import Param
 from suite.domain.codec import from_data
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
-from suite.roles import PermissionDenied, Permissions
 from suite.settings import Role
-from suite.steps import parse_step
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from suite.store.database import StoreError
@@ -51,7 +51,7 @@ ACK_TIMEOUT_S = 10.0
 
 
 def field_word(key: str, value: Any) -> str:
-    """A JSON field as the `key=value` word `suite.steps.parse_step` reads."""
+    """A JSON field as the `key=value` word `suite.app.steps.parse_step` reads."""
     if isinstance(value, str):
         text = value
     elif isinstance(value, list):

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.mqtt import codec
-from suite.alarm_service import AlarmService
+from suite.app.alarm_service import AlarmService
+from suite.app.vitals_service import VitalsRecorder
+from suite.clock import iso
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.store.vitals import sample_row
-from suite.vitals_service import VitalsRecorder
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class Ingest:
             return
         order = self._order(dev, sample.seq, sample.at)
         if order is not None:  # counted as a repeat only, whatever else is wrong with it
-            self._fault(room, device, order, f"seq {sample.seq} at {codec.iso(sample.at)}", None)
+            self._fault(room, device, order, f"seq {sample.seq} at {iso(sample.at)}", None)
             return
         for problem in decoded.problems:
             self._fault(room, device, problem.kind, problem.detail, problem.param)

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 from adapters.mqtt import codec
 from adapters.mqtt.ingest import Ingest
 from adapters.mqtt.topics import Topics
-from suite.alarm_records import alarm_view
-from suite.alarm_service import AlarmService
+from suite.app.alarm_records import alarm_view
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseChanged, CaseService
+from suite.app.timeline import describe
 from suite.bus import Bus
-from suite.case_service import CaseChanged, CaseService
+from suite.clock import iso
 from suite.domain.case import Case
 from suite.domain.codec import to_data
 from suite.domain.envelope import Recorded
@@ -34,10 +36,9 @@ from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warning
 from suite.domain.values import Phase
 from suite.store import cases as case_store
 from suite.store.database import Database
-from suite.timeline import describe
 
 log = logging.getLogger(__name__)
-iso = codec.iso
+
 
 TIMELINE_MAX = 200
 SCHEDULED_MAX = 20  # scheduled cases listed per room, earliest first

@@ -9,7 +9,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.mqtt import codec
 from adapters.mqtt.broker import EmbeddedBroker
 from adapters.mqtt.commands import CommandChannel, Routing
 from adapters.mqtt.ingest import Ingest
@@ -19,10 +18,11 @@ from adapters.mqtt.runner import MqttRunner
 from adapters.mqtt.state import RoomStates
 from adapters.mqtt.tls import client_tls_context
 from adapters.mqtt.topics import Topics
-from suite.alarm_service import AlarmService
-from suite.roles import Permissions
-from suite.service import Component, ServiceContext
-from suite.vitals_service import VitalsRecorder
+from suite.app.alarm_service import AlarmService
+from suite.app.context import Component, ServiceContext
+from suite.app.roles import Permissions
+from suite.app.vitals_service import VitalsRecorder
+from suite.clock import iso
 
 
 @dataclass
@@ -141,7 +141,7 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
     ingest, recorder, alarms = parts.ingest, parts.recorder, parts.alarms
     return {
         "online": True,
-        "at": codec.iso(ctx.clock()),
+        "at": iso(ctx.clock()),
         "site": ctx.settings.site,
         "instance": ctx.settings.lease.instance_id,
         "rooms": ctx.served,

@@ -23,15 +23,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.errors import StoreError as StoreError  # re-exported: the store raises it
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
 AfterCommit = Callable[[], None]
-
-
-class StoreError(Exception):
-    """The store could not do what was asked (closed, overloaded, or the database failed)."""
 
 
 class ConcurrencyError(StoreError):

@@ -14,15 +14,15 @@ import pytest
 from sqlmodel import select
 
 from adapters.mqtt.commands import CommandChannel, field_word
-from suite.alarm_service import AlarmService
-from suite.case_service import CaseService
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
+from suite.app.roles import Permissions
 from suite.domain import commands as c
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import Param
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.roles import Permissions
 from suite.settings import Role
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store

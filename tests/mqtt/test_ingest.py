@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.mqtt.ingest import Ingest
-from suite.alarm_service import AlarmService
-from suite.case_service import CaseService
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
+from suite.app.vitals_service import VitalsRecorder
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.model import Category
 from suite.domain.alarms.parameters import Param
 from suite.store import vitals as vitals_store
-from suite.vitals_service import VitalsRecorder
 
 
 def msg(at: datetime, seq: int | None = None, units: dict | None = None, **values) -> bytes:

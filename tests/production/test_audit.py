@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from adapters.mqtt.commands import CommandChannel
-from suite.alarm_service import AlarmService
-from suite.audit import audit_trail
-from suite.case_service import CaseService
-from suite.cli import main
+from procsuite.cli import main
+from suite.app.alarm_service import AlarmService
+from suite.app.audit import audit_trail
+from suite.app.case_service import CaseService
+from suite.app.roles import Permissions
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import Param
 from suite.domain.envelope import Source
-from suite.roles import Permissions
 from suite.settings import Role
 from suite.store import audit_log
 from tests.scenarios import schedule

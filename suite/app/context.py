@@ -1,0 +1,56 @@
+"""What every adapter's `components(ctx)` is given by the composition root (procsuite/bootstrap.py):
+the settings, the store, the bus and the application services, passed explicitly, never global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from suite.app.case_service import CaseService
+from suite.bus import Bus
+from suite.clock import utc_now
+from suite.settings import Settings
+from suite.store.database import Database
+
+StatusSection = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Component(Protocol):
+    """A long-running part of the service (an adapter's runner)."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+@dataclass
+class ServiceContext:
+    """What every component is built from; passed explicitly, never global."""
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    cases: CaseService
+    clock: Callable[[], datetime] = utc_now
+    components: list[Component] = field(default_factory=list)
+    rooms: list[str] | None = None
+    """The rooms this instance serves now (its leases); default: `settings.rooms`."""
+    site_duties: bool = True
+    """Whether this instance holds the site-wide duties (HL7 sender, PACS forwarder, site
+    status, commands that name no room)."""
+    owner_of: Callable[[str], str | None] | None = None
+    """The instance serving a room as of the last lease round (None: nobody)."""
+    current_owner: Callable[[str], Awaitable[str | None]] | None = None
+    """The instance serving a room now, from the database (for routing commands)."""
+
+    def __post_init__(self) -> None:
+        if self.rooms is None:
+            self.rooms = list(self.settings.rooms)
+
+    @property
+    def served(self) -> list[str]:
+        assert self.rooms is not None
+        return self.rooms
