@@ -19,15 +19,26 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from adapters.mqtt import codec
 from suite.app.alarm_service import AlarmService
 from suite.app.vitals_service import VitalsRecorder
 from suite.clock import iso
+from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.store.vitals import sample_row
 
 log = logging.getLogger(__name__)
+
+
+class SampleProblem(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def param(self) -> Param | None: ...
+    @property
+    def detail(self) -> str: ...
 
 DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out_of_order"
@@ -63,6 +74,7 @@ class Device:
     in_window: int = 0
     device_window: int = -1  # the second of device time whose samples `in_device_window` counts
     in_device_window: int = 0
+    source: str = "mqtt"  # which path the device's data arrives by (mqtt, pcd01, sdc)
 
 
 class Ingest:
@@ -121,7 +133,56 @@ class Ingest:
         except codec.PayloadError as exc:
             self._fault(room, device, exc.kind, exc.message, None)
             return
-        sample = decoded.sample
+        self._accept(dev, room, device, decoded.sample, decoded.problems)
+
+    def accept(
+        self,
+        room: str,
+        device: str,
+        sample: VitalSample,
+        *,
+        problems: Sequence[SampleProblem] = (),
+        source: str = "mqtt",
+    ) -> None:
+        """A sample decoded by another adapter (PCD-01, SDC): the same checks, alarms and
+        store as a decoded MQTT message."""
+        self.received += 1
+        if room not in self.rooms:
+            self._unknown_room(room)
+            return
+        dev = self.devices.get((room, device))
+        if dev is None:
+            dev = self.devices[(room, device)] = Device()
+        dev.source = source
+        self._accept(dev, room, device, sample, problems)
+
+    def fault(
+        self, room: str, device: str, kind: str, detail: str, param: Param | None = None
+    ) -> None:
+        """A fault another adapter found in a device's data (counted, alarmed as MQTT's)."""
+        self._fault(room, device, kind, detail, param)
+
+    def device_status(self, room: str, device: str, online: bool) -> None:
+        """A device another adapter saw come online or go offline."""
+        dev = self.devices.get((room, device))
+        if dev is None:
+            dev = self.devices[(room, device)] = Device()
+        dev.online = online
+        self.alarms.device_status(room, device, online=online)
+        self.on_change(room)
+
+    def unknown_room(self, room: str) -> None:
+        self._unknown_room(room)
+
+    def _accept(
+        self,
+        dev: Device,
+        room: str,
+        device: str,
+        sample: VitalSample,
+        problems: Sequence[SampleProblem],
+    ) -> None:
+        decoded_problems = problems
         if self._too_dense(dev, sample.at):
             detail = f"over {self.max_device_rate} samples per second of device time"
             self._fault(room, device, FLOODING, detail, None)
@@ -130,7 +191,7 @@ class Ingest:
         if order is not None:  # counted as a repeat only, whatever else is wrong with it
             self._fault(room, device, order, f"seq {sample.seq} at {iso(sample.at)}", None)
             return
-        for problem in decoded.problems:
+        for problem in decoded_problems:
             self._fault(room, device, problem.kind, problem.detail, problem.param)
         now = self.clock()
         dev.last_at, dev.last_seq, dev.last_received = sample.at, sample.seq, now
@@ -140,8 +201,8 @@ class Ingest:
             return
         self.alarms.observe(sample)
         values = sample.values
-        if decoded.problems:  # implausible numbers went to the engine, not to the store
-            bad = {p.param for p in decoded.problems if p.kind == codec.IMPLAUSIBLE}
+        if decoded_problems:  # implausible numbers went to the engine, not to the store
+            bad = {p.param for p in decoded_problems if p.kind == codec.IMPLAUSIBLE}
             values = {p: v for p, v in values.items() if p not in bad}
         self.recorder.offer(
             sample_row(

@@ -67,6 +67,7 @@ def build(ctx: ServiceContext) -> MqttParts:
         fault_clear_s=m.fault_clear_s,
         max_device_rate=m.max_device_rate,
     )
+    ctx.samples, ctx.alarms = ingest, alarms  # the device gateways feed the same path
     states = RoomStates(
         topics=topics,
         rooms=rooms,

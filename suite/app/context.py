@@ -45,6 +45,11 @@ class ServiceContext:
     """The instance serving a room as of the last lease round (None: nobody)."""
     current_owner: Callable[[str], Awaitable[str | None]] | None = None
     """The instance serving a room now, from the database (for routing commands)."""
+    samples: Any = None
+    """The validated sample path (accept / fault / device_status / unknown_room) every device
+    source feeds; set by the adapter that builds it (today the MQTT ingest)."""
+    alarms: Any = None
+    """The alarm service of the served rooms (set with `samples`)."""
 
     def __post_init__(self) -> None:
         if self.rooms is None:
