@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters.devices.cli import devices_group
 from adapters.dicom.cli import dicom_group
 from adapters.hl7.cli import hl7_group
 from adapters.hl7.component import register_outbox
@@ -282,6 +283,7 @@ for _command in (
     vitals_group,
     dicom_group,
     hl7_group,
+    devices_group,
     broker_group,
     audit_command,
     simulate,
