@@ -40,6 +40,7 @@ class SampleProblem(Protocol):
     @property
     def detail(self) -> str: ...
 
+
 DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out_of_order"
 UNKNOWN_ROOM = "unknown_room"

@@ -53,7 +53,13 @@ class IntegrationStatus:
             dicom = await dicom_status.stored_status(session, unmatched_max=self.recent)
         hl7.update(hl7_status.live_status(components))
         dicom.update(dicom_status.live_status(components))
-        self.sections = {"hl7": hl7, "dicom": dicom}
+        # The device gateways (PCD-01, PCD-04, SDC) say their own status: `kind` + status().
+        devices = {
+            str(c.name): c.status()  # type: ignore[attr-defined]
+            for c in components
+            if getattr(c, "kind", None) in ("pcd01", "pcd04", "sdc") and hasattr(c, "status")
+        }
+        self.sections = {"hl7": hl7, "dicom": dicom, "devices": devices}
         self.refreshed.set()
         return self.sections
 
