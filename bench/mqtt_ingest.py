@@ -117,7 +117,7 @@ async def service(port: int, qos: int, total: int, data_dir: Path) -> dict[str, 
             "stored_msgs_per_s": round(total / (stored_at - first)),
             "faults": faults,
             "db_commits": svc.ctx.db.batches,
-            "alarm_events": runner.commands.alarms.stored,
+            "alarm_events": runner.commands.actions.alarms.stored,
         }
     finally:
         stop.set()

@@ -11,6 +11,7 @@ from datetime import datetime
 from suite.app.case_service import CaseService
 from suite.app.context import Component, ServiceContext
 from suite.app.leases import RoomLeases
+from suite.app.services import build_application
 from suite.app.site_alarm import SiteAlarm
 from suite.bus import Bus
 from suite.clock import utc_now
@@ -26,8 +27,16 @@ DATABASE_DOWN_KIND = "database_unavailable"
 
 
 def build_components(ctx: ServiceContext) -> list[Component]:
-    """The adapters this configuration asks for. Each adapter adds itself here."""
-    components: list[Component] = []
+    """The application services (into `ctx`), then the adapters this configuration asks
+    for, in the order they start (they stop in reverse). Each adapter adds itself here."""
+    from adapters.dicom import status as dicom_status
+    from adapters.dicom.linker import assign
+    from adapters.hl7 import status as hl7_status
+    from adapters.hl7.replay import replay_outbound
+
+    components = build_application(ctx, replay=replay_outbound, assign=assign)
+    ctx.status_sections["hl7"] = hl7_status.status_section(ctx.db)
+    ctx.status_sections["dicom"] = dicom_status.status_section(ctx.db)
     # -- adapters: one line each --
     if ctx.settings.dicom.enabled:
         from adapters.dicom.component import DicomAdapter
@@ -41,7 +50,7 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     components += hl7_components(ctx)
     from adapters.devices.component import device_components
 
-    components += device_components(ctx)  # after MQTT: it feeds ctx.samples
+    components += device_components(ctx)
     return components
 
 

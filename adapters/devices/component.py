@@ -1,5 +1,6 @@
 """Wiring: the device-gateway components this configuration asks for (one line in
-procsuite/bootstrap.py `build_components`, after the adapter that provides `ctx.samples`).
+procsuite/bootstrap.py `build_components`); they feed `ctx.samples` and register the
+`devices` section of the service status.
 
 - `devices.pcd01.enabled`: the PCD-01 listener feeding `ctx.samples`.
 - `devices.pcd04.host` set, on the instance with the site-wide duties: the PCD-04 sender.
@@ -18,14 +19,14 @@ if TYPE_CHECKING:
 def device_components(ctx: ServiceContext) -> list[Any]:
     settings = ctx.settings
     components: list[Any] = []
+    ctx.status_sections["devices"] = _status
     p = settings.devices.pcd01
     if p.enabled:
         from adapters.devices.pcd01.codec import LocationMap
         from adapters.devices.pcd01.listener import Pcd01Listener
         from adapters.devices.pcd01.processor import Pcd01Processor
 
-        if ctx.samples is None:
-            raise RuntimeError("PCD-01 needs the sample path (ctx.samples): build MQTT first")
+        assert ctx.samples is not None  # the application layer builds it first
         processor = Pcd01Processor(
             samples=ctx.samples,
             locations=LocationMap(frozenset(ctx.served), dict(p.location_map)),
@@ -49,3 +50,12 @@ def device_components(ctx: ServiceContext) -> list[Any]:
 
         components.append(build_pcd04_sender(ctx))
     return components
+
+
+async def _status(components: list[Any]) -> dict[str, Any]:
+    """The `devices` section of the service status: each gateway component's counters."""
+    return {
+        str(c.name): c.status()
+        for c in components
+        if getattr(c, "kind", None) in ("pcd01", "pcd04", "sdc") and hasattr(c, "status")
+    }

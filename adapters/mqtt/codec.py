@@ -18,22 +18,40 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
+from suite.domain.samples import (
+    BAD_VALUE,
+    IMPLAUSIBLE,
+    MALFORMED,
+    MALFORMED_STATUS,
+    OVERSIZE,
+    UNKNOWN_PARAMETER,
+    WRONG_UNIT,
+    DecodedVitals,
+    Problem,
+)
 from suite.errors import WireError
 
-# Kinds of bad input; the counters and technical alarms use these names.
-OVERSIZE = "oversize"
-MALFORMED = "malformed"
-BAD_VALUE = "bad_value"
-UNKNOWN_PARAMETER = "unknown_parameter"
-WRONG_UNIT = "wrong_unit"
-IMPLAUSIBLE = "implausible"
-MALFORMED_STATUS = "malformed_status"
+# The kinds of bad input are shared by every device source (suite/domain/samples.py); they
+# are re-exported here for the MQTT side.
+
+__all__ = [
+    "BAD_VALUE",
+    "IMPLAUSIBLE",
+    "MALFORMED",
+    "MALFORMED_STATUS",
+    "OVERSIZE",
+    "UNKNOWN_PARAMETER",
+    "WRONG_UNIT",
+    "DecodedVitals",
+    "PayloadError",
+    "Problem",
+]
 
 
 class PayloadError(WireError):
@@ -43,23 +61,6 @@ class PayloadError(WireError):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One value of a readable message that was dropped, and why (for people)."""
-
-    kind: str
-    param: Param | None
-    key: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedVitals:
-    sample: VitalSample
-    problems: tuple[Problem, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 # Spellings of each display unit that mean the same thing (lower case, no spaces).

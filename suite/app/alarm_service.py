@@ -205,6 +205,10 @@ class AlarmService:
             return self.clock()
         return self.journal.calm.get(room)
 
+    async def stable_since(self, room: str) -> datetime | None:
+        """`suite.app.actions.Stability`: the same, for the discharge use case."""
+        return self.vitals_stable_since(room)
+
     @property
     def queued(self) -> int:
         return self.journal.queued

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from suite.app.case_service import CaseService
 from suite.bus import Bus
@@ -15,7 +15,15 @@ from suite.clock import utc_now
 from suite.settings import Settings
 from suite.store.database import Database
 
-StatusSection = Callable[[], Awaitable[dict[str, Any]]]
+if TYPE_CHECKING:
+    from suite.app.actions import Actions
+    from suite.app.alarm_service import AlarmService
+    from suite.app.sample_intake import SampleIntake
+    from suite.app.vitals_service import VitalsRecorder
+
+# A section of the service status (e.g. "hl7"), read from the store and the running
+# components (given as the argument) by the adapter that owns it.
+StatusSection = Callable[[list[Any]], Awaitable[dict[str, Any]]]
 
 
 class Component(Protocol):
@@ -45,11 +53,14 @@ class ServiceContext:
     """The instance serving a room as of the last lease round (None: nobody)."""
     current_owner: Callable[[str], Awaitable[str | None]] | None = None
     """The instance serving a room now, from the database (for routing commands)."""
-    samples: Any = None
-    """The validated sample path (accept / fault / device_status / unknown_room) every device
-    source feeds; set by the adapter that builds it (today the MQTT ingest)."""
-    alarms: Any = None
-    """The alarm service of the served rooms (set with `samples`)."""
+    alarms: AlarmService | None = None
+    recorder: VitalsRecorder | None = None
+    samples: SampleIntake | None = None
+    """The validated sample path every device source feeds (suite/app/sample_intake.py)."""
+    actions: Actions | None = None
+    """The people's use cases (suite/app/actions.py)."""
+    status_sections: dict[str, StatusSection] = field(default_factory=dict)
+    """Sections of the service status by name, registered by the adapters that own them."""
 
     def __post_init__(self) -> None:
         if self.rooms is None:

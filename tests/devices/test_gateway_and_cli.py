@@ -44,13 +44,17 @@ async def test_the_gateway_simulator_feeds_both_rooms_and_the_cli_shows_it(
         ingest = service.ctx.samples
         assert ingest.devices[("IR1", "ge-mon")].samples == 12
         assert ingest.devices[("IR2", "mindray-mon")].samples == 12
-        assert ingest.devices[("IR2", "mindray-mon")].source == "pcd01"
 
         async def journal() -> int:
             async with service.ctx.db.session() as s:
                 return len(await device_store.list_pcd01(s, limit=100))
 
         await eventually(lambda: _equals(journal(), 24))
+        # The IT view's `devices` section of the service status
+        section = await service.ctx.status_sections["devices"](service.ctx.components)
+        assert section["pcd01-listener"]["received"] == 24
+        assert section["pcd01-listener"]["accepted"] == 24
+        assert section["pcd01-listener"]["samples"] == 24
     monkeypatch.setenv("PROCSUITE_DATA_DIR", str(tmp_path / "var"))
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["devices", "log", "--room", "IR2", "--limit", "3"]) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.mqtt.ingest import Ingest
 from simulators.pcd01_gateway import encode_oru
 from suite.domain.alarms.parameters import Param
 from suite.store import devices as device_store
@@ -65,7 +66,7 @@ async def test_pcd01_samples_are_stored_with_the_case_and_low_spo2_alarms_as_ove
         assert [msa(a) for a in answers] == [("AA", "g1"), ("AA", "m2"), ("AA", "g3")]
 
         # The same numbers over the MQTT path (the ingest that decodes MQTT JSON), room IR2.
-        ingest = service.ctx.samples
+        ingest = Ingest(service.ctx.samples)  # the MQTT adapter's decoding, same path
         for n, (dt, spo2) in enumerate([(0, 97), (1, 85), (3.5, 84)], start=1):
             ts = (t0 + timedelta(seconds=dt)).isoformat()
             ingest.vitals("IR2", "mqtt-mon", json.dumps(
@@ -86,7 +87,7 @@ async def test_pcd01_samples_are_stored_with_the_case_and_low_spo2_alarms_as_ove
         assert pcd.case_id == case_id and pcd.source.device == "mon-7"
         assert pcd.message.replace("mon-7", "X") == mqtt.message.replace("mqtt-mon", "X")
 
-        await ingest.recorder.flushed()
+        await service.ctx.samples.recorder.flushed()
         async with service.ctx.db.session() as s:
             kept = await vitals_store.samples(s, case_id=case_id)
         assert [x.values[Param.SPO2] for x in kept] == [97, 85, 84]

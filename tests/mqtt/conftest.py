@@ -91,7 +91,7 @@ class Running:
 
     @property
     def alarms(self) -> Any:
-        return self.runner.commands.alarms
+        return self.runner.commands.actions.alarms
 
 
 @contextlib.asynccontextmanager

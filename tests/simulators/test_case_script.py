@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adapters.mqtt.commands import field_word
+from adapters.mqtt.command_codec import field_word
 from procsuite.bootstrap import Service
 from procsuite.cli import main
 from simulators.case_plan import Pace, Role, plan_case, with_gap

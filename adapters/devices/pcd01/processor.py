@@ -24,6 +24,7 @@ from adapters.devices.ack import AckError, To, build_ack
 from adapters.devices.hl7v2 import MessageError, parse
 from adapters.devices.intake import SampleIntake
 from adapters.devices.pcd01.codec import LocationMap, Report, decode, header_of
+from suite.domain import samples
 from suite.domain.alarms.engine import VitalSample
 from suite.store.database import Database
 from suite.store.devices import Pcd01MessageRow, add_pcd01
@@ -120,6 +121,9 @@ class Pcd01Processor:
             self.samples.unknown_room(report.location_text or "-")
             text = f"location {report.location_text!r} is not mapped to a procsuite room"
             return Outcome("AE", (AckError("PV1-3", "103", text),), to, None, report)
+        if not self.samples.serves(room):  # mapped, but another instance serves it now
+            text = f"location {report.location_text!r} is room {room}, not served here"
+            return Outcome("AE", (AckError("PV1-3", "103", text),), to, None, report)
         errors: list[AckError] = []
         self.stats.unknown_codes += len(report.unknown_codes)
         for dev in report.devices:
@@ -133,7 +137,11 @@ class Pcd01Processor:
             if not dev.readings:
                 continue
             sample = VitalSample(room, dev.device, dev.at, dev.values())
-            self.samples.accept(room, dev.device, sample, problems=dev.problems, source=SOURCE)
+            problems = tuple(
+                samples.Problem(p.kind, p.param, p.param.value if p.param else "", p.detail)
+                for p in dev.problems
+            )
+            self.samples.accept(samples.DecodedVitals(sample, problems), source=SOURCE)
             self.stats.samples += 1
             self.stats.by_room[room] += 1
             limits = dev.limits()
