@@ -95,6 +95,10 @@ class FrameReader:
                     size += end
                     del buf[: end + 1]
                     return Oversize(head=head, size=size)
+                if end > self.max_frame_bytes:  # it arrived whole, but is still too big
+                    head = bytes(buf[: min(end, HEAD_BYTES)])
+                    del buf[: end + 1]
+                    return Oversize(head=head, size=end)
                 payload = bytes(buf[:end])
                 del buf[: end + 1]  # a CR after <FS> is skipped as whitespace next time
                 return payload
