@@ -53,6 +53,8 @@ _VMD = {
 }
 KPA_PER_MMHG = 1 / 7.50062
 STYLES = ("ge", "mindray")
+# The monitor's own alarm limits, sent in OBX-7 (a typical adult default set)
+MONITOR_LIMITS = {"hr": (50.0, 120.0), "spo2": (90.0, 100.0), "rr": (8.0, 30.0)}
 
 
 def hl7_ts(at: datetime) -> str:
@@ -166,7 +168,7 @@ class Pcd01Gateway:
                 payload = encode_oru(
                     location=self.location, device=self.device, at=tick.message.ts,
                     values=dict(tick.message.values), control_id=f"{self.device}-{n}",
-                    style=self.style,
+                    style=self.style, limits=MONITOR_LIMITS,
                 )  # fmt: skip
                 await self._send(payload)
         finally:

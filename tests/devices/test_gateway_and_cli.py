@@ -55,6 +55,9 @@ async def test_the_gateway_simulator_feeds_both_rooms_and_the_cli_shows_it(
         assert section["pcd01-listener"]["received"] == 24
         assert section["pcd01-listener"]["accepted"] == 24
         assert section["pcd01-listener"]["samples"] == 24
+        limits = section["pcd01-listener"]["monitor_limits"]
+        assert limits["IR1"]["ge-mon"]["spo2"] == [90.0, 100.0]
+        assert limits["IR2"]["mindray-mon"]["hr"] == [50.0, 120.0]
     monkeypatch.setenv("PROCSUITE_DATA_DIR", str(tmp_path / "var"))
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["devices", "log", "--room", "IR2", "--limit", "3"]) == 0

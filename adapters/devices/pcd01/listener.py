@@ -67,6 +67,8 @@ class Pcd01Listener:
             "samples": s.samples,
             "unknown_codes": s.unknown_codes,
             "framing": dict(self.framing),
+            # the monitors' own limits (OBX-7), shown beside procsuite's: room -> device -> ...
+            "monitor_limits": _by_room(self.processor.limits),
         }
 
     async def run(self) -> None:
@@ -153,3 +155,10 @@ class Pcd01Listener:
             writer.write(frame(ack))
             async with asyncio.timeout(self.frame_timeout_s):
                 await writer.drain()
+
+
+def _by_room(limits: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for (room, device), values in sorted(limits.items()):
+        out.setdefault(room, {})[device] = values
+    return out
