@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.devices.ack import AckError, build_ack
 from adapters.devices.mllp import FrameError, FrameReader, Oversize, frame
-from adapters.devices.pcd01.processor import Pcd01Processor, _guess
+from adapters.devices.pcd01.processor import Pcd01Processor, guess_addressing
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class Pcd01Listener:
                 self.framing["oversize"] += 1
                 text = f"message of {item.size} bytes exceeds {self.max_frame_bytes}"
                 ack = build_ack(
-                    _guess(item.head), code="AR", errors=(AckError("", "207", text),),
+                    guess_addressing(item.head), code="AR", errors=(AckError("", "207", text),),
                     control_id="PSOVERSIZE", now=self.processor.clock(),
                     application=self.processor.application, facility=self.processor.facility,
                 )  # fmt: skip

@@ -87,7 +87,9 @@ class Pcd01Processor:
             outcome = self._process(raw, now)
         except Exception as exc:  # a bug must cost one message, not the listener
             log.exception("pcd01: processing a message from %s failed", peer)
-            outcome = Outcome("AE", (AckError("", "207", f"internal error: {exc}"),), _guess(raw))
+            outcome = Outcome(
+                "AE", (AckError("", "207", f"internal error: {exc}"),), guess_addressing(raw)
+            )
         if self._journal.full():
             # The journal is behind: the gateway must send this again later (AE is resent).
             self.stats.journal_full += 1
@@ -112,7 +114,7 @@ class Pcd01Processor:
             report = decode(raw)
         except MessageError as exc:
             return Outcome("AR" if exc.reject else "AE",
-                           (AckError(exc.where, exc.code, exc.text),), _guess(raw))  # fmt: skip
+                           (AckError(exc.where, exc.code, exc.text),), guess_addressing(raw))  # fmt: skip
         h = report.header
         to = To(h.sending_application, h.sending_facility, h.control_id, h.trigger or "R01",
                 h.processing_id, h.version)  # fmt: skip
@@ -168,7 +170,7 @@ class Pcd01Processor:
 _COUNTER = {"AA": "accepted", "AE": "errors", "AR": "rejected"}
 
 
-def _guess(raw: bytes) -> To:
+def guess_addressing(raw: bytes) -> To:
     """Whom to answer when the message could not be read: what MSH gives."""
     try:
         h = header_of(parse(raw))
