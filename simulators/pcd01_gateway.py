@@ -144,14 +144,20 @@ class Pcd01Gateway:
         clock: SimClock,
         style: str = "ge",
         timeout_s: float = 10.0,
+        room: str = "",
     ) -> None:
         self.model, self.host, self.port = model, host, port
+        self.room = room or location.split("^")[1 if "^" in location else 0]
         self.location, self.device, self.clock, self.style = location, device, clock, style
         self.timeout_s = timeout_s
         self.stats = GatewayStats()
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def run(self, *, duration_s: float | None = None, stop: asyncio.Event) -> GatewayStats:
+    async def run(
+        self, *, duration_s: float | None = None, stop: asyncio.Event | None = None
+    ) -> GatewayStats:
+        """Send until `duration_s` simulated seconds have passed, `stop` is set, or cancelled."""
+        stop = stop if stop is not None else asyncio.Event()
         n = 0
         try:
             while True:
