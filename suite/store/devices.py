@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,8 +160,47 @@ async def phases_sent(session: AsyncSession, alarm_ids: Sequence[str]) -> dict[s
     return out
 
 
-async def queue_pcd04(session: AsyncSession, rows: Sequence[Pcd04MessageRow]) -> None:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What an alarm event becomes: its phase, control id and message."""
+
+    phase: str
+    control_id: str
+    message: str
+
+
+async def queue_alarm_events(
+    session: AsyncSession,
+    *,
+    build: Callable[[AlarmEventItem, list[str]], Outgoing | None],
+    start_since: datetime,
+    now: datetime,
+    limit: int = 500,
+) -> tuple[int, int]:
+    """Queue the alarm events after the outbox's cursor (one batch), each built by `build`
+    (given the event and the phases queued before for its alarm; None: not sent).
+
+    A new outbox starts with the events recorded since `start_since`. Returns (events read,
+    messages queued).
+    """
+    last = await last_queued_event(session)
+    if last is None:
+        last = await first_event_since(session, start_since)
+    events = await alarm_events_after(session, last, limit=limit)
+    if not events:
+        return 0, 0
+    sent = await phases_sent(session, sorted({e.alarm_id for e in events}))
+    rows = []
+    for e in events:
+        phases = sent.setdefault(e.alarm_id, [])
+        row = Pcd04MessageRow(event_id=e.event_id, alarm_id=e.alarm_id, room=e.room, queued_at=now)
+        out = build(e, phases)
+        if out is not None:
+            phases.append(out.phase)
+            row.phase, row.control_id, row.message = out.phase, out.control_id, out.message
+        rows.append(row)
     session.add_all(rows)
+    return len(events), sum(1 for r in rows if r.message is not None)
 
 
 async def next_unsent(session: AsyncSession) -> Pcd04MessageRow | None:
