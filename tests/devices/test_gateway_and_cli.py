@@ -67,6 +67,9 @@ async def test_the_gateway_simulator_feeds_both_rooms_and_the_cli_shows_it(
     )
     assert await asyncio.to_thread(main, ["devices", "show", "1"]) == 0
     assert "MSH|^~\\&|GE_GW" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["devices", "limits", "--room", "IR1"]) == 0
+    limits = capsys.readouterr().out.splitlines()
+    assert "IR1    ge-mon       SpO2      monitor 90..100      procsuite 90..- %" in limits
     assert await asyncio.to_thread(main, ["devices", "alerts"]) == 0
     assert "0 waiting" in capsys.readouterr().out
 
