@@ -23,6 +23,7 @@ import click
 from simulators.cli_case import case
 from simulators.cli_common import run_until_signal
 from simulators.cli_his import his
+from simulators.cli_pcd01 import pcd01
 from simulators.clock import SimClock
 from simulators.dicom_objects import Equipment
 from simulators.fluoro_dose import Technique
@@ -303,3 +304,4 @@ def _query_day(on: str | None, clock: SimClock) -> date | None:
 
 simulate.add_command(his)
 simulate.add_command(case)
+simulate.add_command(pcd01)

@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from suite.device_settings import DevicesSettings
 from suite.domain.dose import DoseThresholds
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
 from suite.errors import ConfigError
@@ -412,6 +413,7 @@ class Settings(BaseSettings):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
+    devices: DevicesSettings = Field(default_factory=DevicesSettings)
 
     @field_validator("dicom_port", "hl7_port")
     @classmethod
