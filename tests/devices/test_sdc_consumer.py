@@ -1,0 +1,100 @@
+"""The SDC consumer against a real sdc11073 provider (the simulated monitor) on loopback,
+with fakes of the sample path and the alarm service: what it subscribes to and maps, device
+alert conditions, offline and reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.devices.sdc.component import SdcConsumer
+from suite.clock import utc_now
+from suite.domain.alarms.model import Priority
+from suite.domain.alarms.parameters import Param
+from suite.settings_sdc import SdcSettings
+from tests.devices.sdc_peers import NORMAL, FakeAlarms, FakeSamples, eventually, sdc_monitor
+
+FAST = {
+    "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "probe_interval_s": 0.3,
+    "offline_after_s": 2.0, "discovery_timeout_s": 1.0, "socket_timeout_s": 2,
+}  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    providers: list[dict[str, Any]], **settings: Any
+) -> AsyncIterator[tuple[SdcConsumer, FakeSamples, FakeAlarms]]:
+    samples, alarms = FakeSamples({"IR1", "IR2"}), FakeAlarms()
+    consumer = SdcConsumer(
+        settings=SdcSettings(providers=providers, **{**FAST, **settings}),
+        rooms=["IR1", "IR2"], samples=samples, alarms=alarms, clock=utc_now,
+    )  # fmt: skip
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer, samples, alarms
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.asyncio
+async def test_metrics_by_address_are_mapped_from_mdc_codes_with_device_time() -> None:
+    async with sdc_monitor() as monitor:
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+        await asyncio.to_thread(monitor.publish, NORMAL, at=at)
+        spec = {"device": "sdc-1", "room": "IR1", "address": monitor.xaddr}
+        async with consuming([spec]) as (consumer, samples, alarms):
+            await eventually(lambda: samples.values(Param.SPO2) == [97.0])
+            first = samples.accepted[0].sample
+            assert (first.room, first.device, first.at) == ("IR1", "sdc-1", at)
+            assert dict(first.values) == {
+                Param.HR: 72.0, Param.SPO2: 97.0, Param.NIBP_SYS: 121.0, Param.NIBP_DIA: 79.0,
+                Param.NIBP_MAP: 93.0, Param.RR: 14.0, Param.ETCO2: 38.0, Param.TEMP: 36.8,
+            }  # fmt: skip
+            assert samples.status == [("IR1", "sdc-1", True)]
+            # An episodic metric report: only what changed, with its own time.
+            later = at + timedelta(seconds=1)
+            await asyncio.to_thread(monitor.publish, {"spo2": 85.0, "hr": 80.0}, at=later)
+            await eventually(lambda: samples.values(Param.SPO2) == [97.0, 85.0])
+            update = samples.accepted[-1].sample
+            assert update.at == later and dict(update.values) == {Param.SPO2: 85.0, Param.HR: 80.0}
+            assert update.seq is not None and first.seq is not None and update.seq > first.seq
+            # The monitor's own alert condition: a device alarm with its priority.
+            await eventually(lambda: len(alarms.raised) == 1)
+            assert alarms.raised == [("IR1", "sdc-1", "device_alert[ac.spo2.low]", Priority.HIGH)]
+            await asyncio.to_thread(monitor.publish, {"spo2": 95.0}, at=later + timedelta(seconds=1))
+            await eventually(lambda: len(alarms.cleared) == 1)
+            assert alarms.cleared == [("IR1", "sdc-1", "device_alert[ac.spo2.low]")]
+            # A reading the monitor marks invalid (probe off) is "no reading".
+            await asyncio.to_thread(monitor.publish, {"spo2": None}, at=later + timedelta(seconds=2))
+            await eventually(lambda: samples.values(Param.SPO2)[-1:] == [None])
+            assert consumer.status()["sdc-1"]["online"] is True
+
+
+@pytest.mark.asyncio
+async def test_discovery_by_location_picks_the_room_and_offline_then_reconnects() -> None:
+    port = None
+    epr = "urn:uuid:5e0c0c6e-3b0a-4c43-9a6f-5dc0de000001"
+    location = {"fac": "HOSP", "poc": "IR", "rm": "IR2"}
+    async with sdc_monitor(epr=epr, location=location) as monitor:
+        port = monitor.port
+        await asyncio.to_thread(monitor.publish, NORMAL, at=datetime.now(UTC))
+        # No room configured: the provider's location names it.
+        spec = {"device": "sdc-2", "location": {"poc": "IR", "rm": "IR2"}}
+        async with consuming([spec]) as (consumer, samples, alarms):
+            await eventually(lambda: samples.values(Param.HR) == [72.0])
+            assert samples.accepted[0].sample.room == "IR2"
+            assert consumer.status()["sdc-2"]["address"] == monitor.xaddr
+            await asyncio.to_thread(monitor.stop)
+            await eventually(lambda: samples.status[-1:] == [("IR2", "sdc-2", False)])
+            async with sdc_monitor(epr=epr, location=location, port=port) as back:
+                await asyncio.to_thread(back.publish, {**NORMAL, "hr": 90.0}, at=datetime.now(UTC))
+                await eventually(lambda: samples.status[-1:] == [("IR2", "sdc-2", True)])
+                await eventually(lambda: samples.values(Param.HR)[-1:] == [90.0])
+                assert consumer.status()["sdc-2"]["connects"] == 2
