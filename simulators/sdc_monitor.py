@@ -55,10 +55,13 @@ def _http_server(address: str, port: int, ssl_context: Any) -> Any:
     from sdc11073.httpserver import compression
     from sdc11073.httpserver.httpserverimpl import HttpServerThreadBase, _ThreadingHTTPServer
 
+    class Reusable(_ThreadingHTTPServer):  # type: ignore[misc]
+        allow_reuse_address = True  # come back on the same port at once after a restart
+
     class FixedPortServer(HttpServerThreadBase):  # type: ignore[misc]
         def run(self) -> None:
             self._stop_requested = False
-            self.httpd = _ThreadingHTTPServer(
+            self.httpd = Reusable(
                 self.logger, (self._my_ipaddress, port), self.chunk_size, self.supported_encodings
             )
             scheme = "http"

@@ -271,7 +271,7 @@ def _metric_reading(state: Any) -> codec.MetricReading | None:
         return None  # strings, enumerations, waveforms: not read
     metric_value = state.MetricValue
     if metric_value is None:
-        return codec.MetricReading(state.DescriptorHandle, None, None, None)
+        return None  # never measured: nothing to report (not a probe off)
     value = metric_value.Value
     quality = metric_value.MetricQuality
     return codec.MetricReading(
