@@ -114,6 +114,11 @@ class SdcMonitor:
         self._alert_on = False
 
     @property
+    def serving(self) -> bool:
+        """Started and not stopped."""
+        return self._provider is not None
+
+    @property
     def xaddr(self) -> str:
         """The provider's transport address (what a consumer configured by address uses)."""
         return str(self._provider.get_xaddrs()[0])
