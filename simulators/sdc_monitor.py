@@ -55,24 +55,21 @@ def _http_server(address: str, port: int, ssl_context: Any) -> Any:
     from sdc11073.httpserver import compression
     from sdc11073.httpserver.httpserverimpl import HttpServerThreadBase, _ThreadingHTTPServer
 
-    class Reusable(_ThreadingHTTPServer):  # type: ignore[misc]
+    class Reusable(_ThreadingHTTPServer):
         allow_reuse_address = True  # come back on the same port at once after a restart
 
-    class FixedPortServer(HttpServerThreadBase):  # type: ignore[misc]
+    class FixedPortServer(HttpServerThreadBase):
         def run(self) -> None:
             self._stop_requested = False
-            self.httpd = Reusable(
+            httpd: Any = Reusable(
                 self.logger, (self._my_ipaddress, port), self.chunk_size, self.supported_encodings
             )
-            scheme = "http"
-            if self._ssl_context:
-                self.httpd.socket = self._ssl_context.wrap_socket(
-                    self.httpd.socket, server_side=True
-                )
-                scheme = "https"
-            self.base_url = f"{scheme}://{self._my_ipaddress}:{self.server_port}/"
+            context: Any = self._ssl_context  # an ssl.SSLContext (the server side's)
+            if context is not None:
+                httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+            self.httpd = httpd
             self.started_evt.set()
-            self.httpd.serve_forever()
+            httpd.serve_forever()
 
     server = FixedPortServer(
         address,
@@ -221,7 +218,10 @@ class SdcMonitor:
                     break
                 await clock.sleep_until_elapsed(tick.t_s)
                 if tick.message is not None:
-                    values = {k: (float(v) if v is not None else None) for k, v in tick.message.values.items()}
+                    values = {
+                        k: (float(v) if v is not None else None)
+                        for k, v in tick.message.values.items()
+                    }
                     await asyncio.to_thread(self.publish, values, at=tick.message.ts)
                 n += 1
         finally:

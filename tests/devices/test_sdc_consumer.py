@@ -68,11 +68,15 @@ async def test_metrics_by_address_are_mapped_from_mdc_codes_with_device_time() -
             # The monitor's own alert condition: a device alarm with its priority.
             await eventually(lambda: len(alarms.raised) == 1)
             assert alarms.raised == [("IR1", "sdc-1", "device_alert[ac.spo2.low]", Priority.HIGH)]
-            await asyncio.to_thread(monitor.publish, {"spo2": 95.0}, at=later + timedelta(seconds=1))
+            await asyncio.to_thread(
+                monitor.publish, {"spo2": 95.0}, at=later + timedelta(seconds=1)
+            )
             await eventually(lambda: len(alarms.cleared) == 1)
             assert alarms.cleared == [("IR1", "sdc-1", "device_alert[ac.spo2.low]")]
             # A reading the monitor marks invalid (probe off) is "no reading".
-            await asyncio.to_thread(monitor.publish, {"spo2": None}, at=later + timedelta(seconds=2))
+            await asyncio.to_thread(
+                monitor.publish, {"spo2": None}, at=later + timedelta(seconds=2)
+            )
             await eventually(lambda: samples.values(Param.SPO2)[-1:] == [None])
             assert consumer.status()["sdc-1"]["online"] is True
 

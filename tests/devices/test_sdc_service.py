@@ -36,7 +36,9 @@ def service_settings(tmp_path: Path, sdc: dict[str, Any]) -> Any:
 
 
 def active(run: Any, room: str, kind: str) -> list[Any]:
-    return [a for a in run.ctx.alarms.active(room) if a.kind == kind and a.state != AlarmState.CLEARED]
+    return [
+        a for a in run.ctx.alarms.active(room) if a.kind == kind and a.state != AlarmState.CLEARED
+    ]
 
 
 def online(run: Any) -> bool:
@@ -48,7 +50,9 @@ async def low_spo2_then_stored(run: Any, monitor: Any, case_id: str) -> None:
     await eventually(lambda: online(run))  # connected and subscribed
     t0 = datetime.now(UTC).replace(microsecond=0)
     for dt, spo2 in ((0.0, 97.0), (1.0, 85.0), (3.5, 84.0)):  # below 90 past the 2 s delay
-        await asyncio.to_thread(monitor.publish, {**NORMAL, "spo2": spo2}, at=t0 + timedelta(seconds=dt))
+        await asyncio.to_thread(
+            monitor.publish, {**NORMAL, "spo2": spo2}, at=t0 + timedelta(seconds=dt)
+        )
     await eventually(
         lambda: any(
             a.category == Category.PHYSIOLOGICAL and a.source.parameter == "spo2"

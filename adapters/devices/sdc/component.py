@@ -11,6 +11,7 @@ Device alert conditions become device alarms with the monitor's priority (kind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -128,7 +129,9 @@ class SdcConsumer:
             self.providers[spec.device] = ProviderState(spec, started=now)
             links.append(
                 ProviderLink(
-                    spec, settings=self.settings, post=self._poster(loop, spec.device),
+                    spec,
+                    settings=self.settings,
+                    post=self._poster(loop, spec.device),
                     ssl_context=ssl_context,
                 )  # fmt: skip
             )
@@ -157,10 +160,9 @@ class SdcConsumer:
 
     def _poster(self, loop: asyncio.AbstractEventLoop, device: str) -> Callable[[LinkEvent], None]:
         def post(event: LinkEvent) -> None:
-            try:
+            # RuntimeError: the loop closed while the thread was ending; nobody is left to tell.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._offer, device, event)
-            except RuntimeError:  # the loop closed while the thread was ending
-                pass
 
         return post
 

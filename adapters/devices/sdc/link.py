@@ -171,8 +171,10 @@ class ProviderLink:
         )
         healthy = False
         try:
-            consumer.start_all(not_subscribed_actions=periodic_actions, fixed_renew_interval=s.renew_s)
-            mdib = ConsumerMdib(consumer)
+            consumer.start_all(
+                not_subscribed_actions=periodic_actions, fixed_renew_interval=s.renew_s
+            )
+            mdib: Any = ConsumerMdib(consumer)
             mdib.init_mdib()
             sequence_changed = threading.Event()
 
@@ -189,7 +191,8 @@ class ProviderLink:
             def on_sequence(_: object) -> None:
                 sequence_changed.set()
 
-            observableproperties.strongbind(
+            bind: Any = observableproperties.strongbind
+            bind(
                 mdib,
                 metrics_by_handle=on_metrics,
                 alert_by_handle=on_alerts,
@@ -198,7 +201,7 @@ class ProviderLink:
             self.post(self._snapshot(mdib, address, location or _mdib_location(mdib)))
             healthy = True
             probe = _probe_handle(mdib)
-            get = consumer.client("Get")
+            get: Any = consumer.client("Get")
             while not self._stop.wait(s.probe_interval_s):
                 if sequence_changed.is_set():
                     sequence_changed.clear()
