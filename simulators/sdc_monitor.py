@@ -195,6 +195,11 @@ class SdcMonitor:
         if "spo2" in values:
             self.set_alert(spo2 is not None and spo2 < self.spo2_low)
 
+    def new_sequence(self) -> None:
+        """Start a new MDIB sequence (as a monitor does after rebuilding its MDIB): consumers
+        must read the MDIB again."""
+        self._provider.mdib.sequence_id = uuid.uuid4().urn
+
     def set_alert(self, present: bool) -> None:
         """The monitor's own SpO2-low alert condition on or off."""
         if present == self._alert_on:

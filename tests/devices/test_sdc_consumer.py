@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,3 +106,58 @@ async def test_discovery_by_location_picks_the_room_and_offline_then_reconnects(
                 await eventually(lambda: samples.status[-1:] == [("IR2", "sdc-2", True)])
                 await eventually(lambda: samples.values(Param.HR)[-1:] == [90.0])
                 assert consumer.status()["sdc-2"]["connects"] == 2
+
+
+@pytest.mark.asyncio
+async def test_a_new_mdib_sequence_is_read_again() -> None:
+    async with sdc_monitor() as monitor:
+        await asyncio.to_thread(monitor.publish, NORMAL, at=datetime.now(UTC))
+        spec = {"device": "sdc-3", "room": "IR1", "address": monitor.xaddr}
+        async with consuming([spec]) as (consumer, samples, alarms):
+            await eventually(lambda: samples.values(Param.SPO2) == [97.0])
+            before = consumer.status()["sdc-3"]["sequence_id"]
+            await asyncio.to_thread(monitor.new_sequence)
+            await asyncio.to_thread(monitor.publish, {"spo2": 93.0}, at=datetime.now(UTC))
+            await eventually(lambda: consumer.status()["sdc-3"]["reloads"] == 1)
+            status = consumer.status()["sdc-3"]
+            assert status["sequence_id"] != before and status["connects"] == 1
+            await eventually(lambda: samples.values(Param.SPO2)[-1:] == [93.0])
+            await asyncio.to_thread(monitor.publish, {"spo2": 94.0}, at=datetime.now(UTC))
+            await eventually(lambda: samples.values(Param.SPO2)[-1:] == [94.0])
+
+
+def make_tls_folder(folder: Path) -> Path:
+    """A CA and one certificate for both ends (server and client use), as sdc11073's
+    `mk_ssl_contexts_from_folder` reads them: userkey.pem, usercert.pem, cacert.pem."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian package openssl)")
+    folder.mkdir(parents=True, exist_ok=True)
+    run = functools.partial(subprocess.run, check=True, capture_output=True, cwd=folder, timeout=60)
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run(["openssl", "req", "-x509", *curve, "-days", "2", "-subj", "/CN=test-ca",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+         "-keyout", "ca.key", "-out", "cacert.pem"])  # fmt: skip
+    run(["openssl", "req", *curve, "-subj", "/CN=localhost", "-keyout", "userkey.pem",
+         "-out", "user.csr"])  # fmt: skip
+    (folder / "user.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    run(["openssl", "x509", "-req", "-in", "user.csr", "-CA", "cacert.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", "user.ext", "-out", "usercert.pem"])  # fmt: skip
+    return folder
+
+
+@pytest.mark.asyncio
+async def test_tls_when_configured(tmp_path: Path) -> None:
+    tls = make_tls_folder(tmp_path / "tls")
+    async with sdc_monitor(tls_folder=tls) as monitor:
+        assert monitor.xaddr.startswith("https://")
+        await asyncio.to_thread(monitor.publish, NORMAL, at=datetime.now(UTC))
+        spec = {"device": "sdc-tls", "room": "IR1", "address": monitor.xaddr}
+        async with consuming([spec], tls_folder=tls) as (consumer, samples, alarms):
+            await eventually(lambda: samples.values(Param.HR) == [72.0])
+        # Without TLS the same provider is not read (https only on its side).
+        async with consuming([spec]) as (consumer, samples, alarms):
+            await eventually(lambda: consumer.status().get("sdc-tls", {}).get("last_error"))
+            assert samples.accepted == []

@@ -121,7 +121,10 @@ class ProviderLink:
                     if self._stop.is_set():
                         break
                     self.post(Lost(f"{type(exc).__name__}: {exc}"))
-                    log.info("sdc: %s: %s; next attempt in %.1f s", self.spec.device, exc, delay)
+                    log.info(
+                        "sdc: %s: %s; next attempt in %.1f s", self.spec.device, exc, delay,
+                        exc_info=not isinstance(exc, LinkLost | OSError),
+                    )  # fmt: skip
                 if self._stop.wait(delay):
                     break
                 delay = min(delay * 2, s.reconnect_max_s)
@@ -178,12 +181,17 @@ class ProviderLink:
             mdib.init_mdib()
             sequence_changed = threading.Event()
 
-            def on_metrics(states: dict[str, Any]) -> None:
+            # The library sets these to None when it clears the MDIB (reload_all).
+            def on_metrics(states: dict[str, Any] | None) -> None:
+                if not states:
+                    return
                 readings = tuple(r for r in map(_metric_reading, states.values()) if r)
                 if readings:
                     self.post(Metrics(readings, mdib.mdib_version))
 
-            def on_alerts(states: dict[str, Any]) -> None:
+            def on_alerts(states: dict[str, Any] | None) -> None:
+                if not states:
+                    return
                 found = tuple(r for r in map(_alert_reading, states.values()) if r)
                 if found:
                     self.post(Alerts(found))
