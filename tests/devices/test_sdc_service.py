@@ -109,4 +109,9 @@ async def test_an_sdc_monitor_by_address_is_stored_alarms_goes_offline_and_comes
         async with running(settings) as run:
             case_id = await open_case(run)
             await low_spo2_then_stored(run, monitor, case_id)
+            # The IT view's service status has the provider's section.
+            [status] = [c for c in run.ctx.components if c.name == "mqtt-integration-status"]
+            sdc = (await status.refresh())["sdc"]["sdc-mon"]
+            assert (sdc["room"], sdc["online"], sdc["address"]) == ("IR1", True, monitor.xaddr)
+            assert sdc["device_alarms"] == ["ac.spo2.low"] and sdc["unknown_codes"] == {}
             await offline_then_back(run, monitor, epr=epr, port=port)
