@@ -98,6 +98,9 @@ class _Counting:
     def fault(self, *args: Any, **kw: Any) -> None:
         pass
 
+    def unknown_room(self, room: str) -> None:
+        pass
+
     def device_status(self, room: str, device: str, *, online: bool | None) -> None:
         self.online = bool(online)
 

@@ -32,6 +32,9 @@ class FakeSamples:
         self.unknown.append(room)
         return False
 
+    def unknown_room(self, room: str) -> None:
+        self.unknown.append(room)
+
     def accept(self, decoded: DecodedVitals, *, source: str = "mqtt") -> None:
         assert source == "sdc"
         self.accepted.append(decoded)

@@ -46,6 +46,8 @@ class SampleSink(Protocol):
 
     def serves(self, room: str) -> bool: ...
 
+    def unknown_room(self, room: str) -> None: ...
+
     def accept(self, decoded: DecodedVitals, *, source: str = ...) -> None: ...
 
     def fault(
@@ -211,7 +213,7 @@ class SdcConsumer:
         if room is None:
             where = ",".join(f"{k}={v}" for k, v in event.location.items()) or "no location"
             state.last_error = f"no room for location {where}"
-            self.samples.serves(where)  # counted and noted as an unknown room
+            self.samples.unknown_room(where)  # counted and noted
             return
         if state.room is not None and state.room != room:
             self.samples.device_status(state.room, spec.device, online=False)
