@@ -165,19 +165,21 @@ async def test_tls_when_configured(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_by_address_the_mdib_location_names_the_room_or_it_is_unknown() -> None:
-    async with sdc_monitor(location={"fac": "HOSP", "poc": "OR", "rm": "OR9"}) as elsewhere:
-        async with sdc_monitor(location={"fac": "HOSP", "poc": "IR", "rm": "IR2"}) as ours:
-            await asyncio.to_thread(elsewhere.publish, NORMAL, at=datetime.now(UTC))
-            await asyncio.to_thread(ours.publish, NORMAL, at=datetime.now(UTC))
-            specs = [
-                {"device": "far", "address": elsewhere.xaddr},
-                {"device": "near", "address": ours.xaddr},
-            ]
-            async with consuming(specs) as (consumer, samples, alarms):
-                await eventually(lambda: samples.values(Param.HR) == [72.0])
-                await eventually(lambda: bool(samples.unknown))
-                assert {d.sample.room for d in samples.accepted} == {"IR2"}
-                assert samples.unknown[0] == "fac=HOSP,poc=OR,rm=OR9"
-                assert consumer.status()["far"]["last_error"] == (
-                    "no room for location fac=HOSP,poc=OR,rm=OR9"
-                )
+    async with (
+        sdc_monitor(location={"fac": "HOSP", "poc": "OR", "rm": "OR9"}) as elsewhere,
+        sdc_monitor(location={"fac": "HOSP", "poc": "IR", "rm": "IR2"}) as ours,
+    ):
+        await asyncio.to_thread(elsewhere.publish, NORMAL, at=datetime.now(UTC))
+        await asyncio.to_thread(ours.publish, NORMAL, at=datetime.now(UTC))
+        specs = [
+            {"device": "far", "address": elsewhere.xaddr},
+            {"device": "near", "address": ours.xaddr},
+        ]
+        async with consuming(specs) as (consumer, samples, alarms):
+            await eventually(lambda: samples.values(Param.HR) == [72.0])
+            await eventually(lambda: bool(samples.unknown))
+            assert {d.sample.room for d in samples.accepted} == {"IR2"}
+            assert samples.unknown[0] == "fac=HOSP,poc=OR,rm=OR9"
+            assert consumer.status()["far"]["last_error"] == (
+                "no room for location fac=HOSP,poc=OR,rm=OR9"
+            )
