@@ -25,7 +25,7 @@ from suite.app.alarm_records import limit_from_payload
 from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
 from suite.domain import events as e
-from suite.domain.alarms.config import AlarmConfig
+from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.engine import AlarmEngine, VitalSample
 from suite.domain.alarms.errors import AlarmAlreadyCleared
 from suite.domain.alarms.model import (
@@ -199,6 +199,18 @@ class AlarmService:
 
     def get(self, alarm_id: str) -> Alarm | None:
         return self.journal.get(alarm_id)
+
+    def limits(self, room: str) -> dict[Param, Limit]:
+        """The limits in force in `room` (its phase's, with any patient adjustment)."""
+        return dict(self.engine.limits(room))
+
+    def adjusted_limits(self, room: str) -> list[LimitAdjusted]:
+        """The per-patient limit changes in force in `room`."""
+        return list(self.engine.adjusted_limits(room))
+
+    def baseline(self, room: str) -> dict[Param, float]:
+        """The patient's own baseline (for the embolism pattern), by parameter."""
+        return dict(self.engine.baseline(room))
 
     @property
     def listeners(self) -> list[Callable[[str], None]]:
