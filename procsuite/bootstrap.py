@@ -49,6 +49,9 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     from adapters.devices.component import device_components
 
     components += device_components(ctx)
+    from adapters.devices.sdc.wiring import sdc_components
+
+    components += sdc_components(ctx)
     return components
 
 

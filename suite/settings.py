@@ -23,6 +23,7 @@ from suite.device_settings import DevicesSettings
 from suite.domain.dose import DoseThresholds
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
 from suite.errors import ConfigError
+from suite.settings_sdc import SdcSettings
 
 
 class Role(StrEnum):
@@ -409,6 +410,7 @@ class Settings(BaseSettings):
     dicom: DicomSettings = Field(default_factory=DicomSettings)
     dose: DoseSettings = Field(default_factory=DoseSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    sdc: SdcSettings = Field(default_factory=SdcSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
