@@ -197,13 +197,13 @@ class RoomStates:
     async def snapshot(self, room: str) -> dict[str, Any]:
         now = self.clock()
         case = self.cases.active_in_room(room)
-        engine = self.alarms.engine
         vitals = {
             param.value: {"value": value, "at": iso(at), "device": device}
             for param, (value, at, device) in self.samples.latest_in(room).items()
         }
         devices = {
             name: {
+                "kind": dev.kind or None,
                 "online": dev.online,
                 "last_sample_at": iso(dev.last_at),
                 "last_received_at": iso(dev.last_received),
@@ -214,7 +214,7 @@ class RoomStates:
         }
         limits = {
             p.value: {"low": lim.low, "high": lim.high, "delay_s": lim.delay_s}
-            for p, lim in engine.limits(room).items()
+            for p, lim in self.alarms.limits(room).items()
         }
         return {
             "room": room,
@@ -242,9 +242,9 @@ class RoomStates:
                     "reason": a.reason,
                     "at": iso(a.at),
                 }
-                for a in engine.adjusted_limits(room)
+                for a in self.alarms.adjusted_limits(room)
             ],  # fmt: skip
-            "baseline": {p.value: v for p, v in engine.baseline(room).items()},
+            "baseline": {p.value: v for p, v in self.alarms.baseline(room).items()},
             "devices": devices,
             "alarms": [alarm_view(a) for a in self.alarms.active(room)],
             "vitals_stable_since": iso(self.alarms.vitals_stable_since(room)),

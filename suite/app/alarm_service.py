@@ -25,7 +25,7 @@ from suite.app.alarm_records import limit_from_payload
 from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
 from suite.domain import events as e
-from suite.domain.alarms.config import AlarmConfig
+from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.engine import AlarmEngine, VitalSample
 from suite.domain.alarms.errors import AlarmAlreadyCleared
 from suite.domain.alarms.model import (
@@ -121,6 +121,17 @@ class AlarmService:
         )
         self._emit(events, ENGINE)
 
+    def device_alarm(
+        self, room: str, device: str, *, kind: str, message: str, priority: Priority
+    ) -> None:
+        """An alarm condition the device itself reports (an SDC alert condition), shown with
+        the device's priority; one per (room, device, kind), ended by `clear_technical`. It
+        stands beside procsuite's own alarms: it never replaces, ends or silences them."""
+        events = self.engine.technical(
+            room, device, kind=kind, message=message, now=self.clock(), priority=priority
+        )
+        self._emit(events, ENGINE)
+
     def forget_device(self, room: str, device: str) -> None:
         """A monitor was removed on purpose (its retained status deleted)."""
         self._emit(self.engine.forget_device(room, device, now=self.clock()), ENGINE)
@@ -188,6 +199,18 @@ class AlarmService:
 
     def get(self, alarm_id: str) -> Alarm | None:
         return self.journal.get(alarm_id)
+
+    def limits(self, room: str) -> dict[Param, Limit]:
+        """The limits in force in `room` (its phase's, with any patient adjustment)."""
+        return dict(self.engine.limits(room))
+
+    def adjusted_limits(self, room: str) -> list[LimitAdjusted]:
+        """The per-patient limit changes in force in `room`."""
+        return list(self.engine.adjusted_limits(room))
+
+    def baseline(self, room: str) -> dict[Param, float]:
+        """The patient's own baseline (for the embolism pattern), by parameter."""
+        return dict(self.engine.baseline(room))
 
     @property
     def listeners(self) -> list[Callable[[str], None]]:
