@@ -223,6 +223,7 @@ class VitalView:
 class Limits:
     low: float | None
     high: float | None
+    allowed: tuple[float, float] | None = None  # what may be set for this patient
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,14 @@ def _timeline_entry(t: Mapping[str, Any], where: str) -> TimelineEntry:
     )
 
 
+def _pair(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list) and len(value) == 2:
+        lo, hi = value
+        if all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi)):
+            return (float(lo), float(hi))
+    return None
+
+
 def _whole(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -225,6 +233,7 @@ def room_state(data: Mapping[str, Any], where: str = "state") -> RoomState:
         str(k): Limits(
             low=jr.number(jr.obj(v, f"{where}.limits.{k}").get("low"), f"{where}.limits.{k}.low"),
             high=jr.number(v.get("high"), f"{where}.limits.{k}.high"),
+            allowed=_pair(v.get("allowed")),
         )
         for k, v in jr.obj(data.get("limits") or {}, f"{where}.limits").items()
     }

@@ -23,11 +23,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from adapters.mqtt import codec
 from adapters.mqtt.codec import CommandError, CommandRequest
+from suite import stale
 from suite.alarm_records import alarm_view
 from suite.alarm_service import AlarmService
 from suite.case_service import CaseService
@@ -38,8 +39,9 @@ from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
 from suite.roles import PermissionDenied, Permissions
+from suite.sedation_drugs import DEFAULT_SEDATION_DRUGS
 from suite.settings import Role
-from suite.steps import parse_step
+from suite.steps import STEPS, parse_step
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from suite.store.database import StoreError
@@ -115,8 +117,10 @@ class CommandChannel:
         max_payload_bytes: int = 65_536,
         queue_size: int = 1_000,
         routing: Routing | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         self.routing = routing or Routing()
+        self.tz = tz  # of the times in refusals ("already done by nurse1 at 08:03")
         self.users = users
         self.permissions = permissions
         self.cases = cases
@@ -141,6 +145,7 @@ class CommandChannel:
             "resync": self._resync,
             "hl7_replay": self._hl7_replay,
             "dicom_assign": self._dicom_assign,
+            "whoami": self._whoami,
         }
 
     def offer(self, user: str, payload: bytes) -> None:
@@ -269,6 +274,8 @@ class CommandChannel:
             raise CommandError(
                 f"unknown action {request.action!r}; actions: {known}", rule="unknown-action"
             )
+        if request.action == "whoami":  # any configured user may ask who they are
+            return await handler(user, request)
         step = request.body.get("step") if request.action == "log_step" else None
         self.permissions.check(
             user, self.users, request.action, step=step if isinstance(step, str) else None
@@ -300,6 +307,11 @@ class CommandChannel:
         if isinstance(command, c.Discharge) and command.vitals_stable_since is None:
             stable = self.alarms.vitals_stable_since(case.room)
             command = dataclasses.replace(command, vitals_stable_since=stable)
+        seen = codec.seen_version(body)
+        if seen is not None and seen < case.version:  # the form was filled on an older case
+            async with self.cases.db.session() as session:
+                since = await case_store.load(session, case.case_id, after_seq=seen)
+            stale.refuse_if_done(command, since, tz=self.tz)
         records = await self.cases.execute(case.case_id, command, actor=user, source=Source.MQTT)
         now_case = self.cases.get(case.case_id) or case
         return {
@@ -307,6 +319,24 @@ class CommandChannel:
             "phase": now_case.phase.value,
             "version": now_case.version,
             "events": [type(r.event).__name__ for r in records],
+        }
+
+    async def _whoami(self, user: str, request: CommandRequest) -> dict[str, Any]:
+        """The user's role, what it may do, the site's drug list and the service's clock."""
+        role = self.users.get(user)
+        if role is None:
+            self.permissions.check(user, self.users, "whoami")  # refuses: unknown user
+            raise AssertionError("unreachable")
+        may = self.permissions.roles_for
+        return {
+            "user": user,
+            "role": role.value,
+            "now": codec.iso(self.clock()),
+            "actions": sorted(
+                a for a in self._actions if role in (may(a) or {role}) or role is Role.ADMIN
+            ),
+            "steps": [s for s in STEPS if role in (may("log_step", s) or ()) or role is Role.ADMIN],
+            "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],
         }
 
     async def _ack_alarm(self, user: str, request: CommandRequest) -> dict[str, Any]:

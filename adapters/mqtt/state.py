@@ -25,6 +25,7 @@ from suite.alarm_records import alarm_view
 from suite.alarm_service import AlarmService
 from suite.bus import Bus
 from suite.case_service import CaseChanged, CaseService
+from suite.domain.alarms.parameters import PARAMETERS
 from suite.domain.case import Case
 from suite.domain.codec import to_data
 from suite.domain.envelope import Recorded
@@ -197,8 +198,17 @@ class RoomStates:
                     "last_seq": dev.last_seq,
                     "samples": dev.samples,
                 }
+        bounds = engine.config.adjust_bounds
         limits = {
-            p.value: {"low": lim.low, "high": lim.high, "delay_s": lim.delay_s}
+            p.value: {
+                "low": lim.low,
+                "high": lim.high,
+                "delay_s": lim.delay_s,
+                # what a nurse may set for this patient (the form shows it before a mistake)
+                "allowed": list(
+                    bounds.get(p, (PARAMETERS[p].physical_min, PARAMETERS[p].physical_max))
+                ),
+            }
             for p, lim in engine.limits(room).items()
         }
         return {

@@ -30,7 +30,7 @@ from tests.tui.running_service import (
     terminal,
 )
 from tui.app import SuiteApp
-from tui.screens.forms import StepForm
+from tui.screens.step_form import StepForm
 from tui.views import Reply
 
 pytestmark = pytest.mark.mosquitto
