@@ -16,3 +16,12 @@ DEFAULT_SEDATION_DRUGS: tuple[tuple[str, str], ...] = (
     ("ketamine", "mg"),
     ("dexmedetomidine", "mcg"),
 )
+
+# Local anaesthetics offered by the "local" step's form (drug and strength, as logged).
+DEFAULT_LOCAL_ANESTHETICS: tuple[str, ...] = (
+    "lidocaine 1%",
+    "lidocaine 2%",
+    "bupivacaine 0.25%",
+    "bupivacaine 0.5%",
+    "ropivacaine 0.2%",
+)

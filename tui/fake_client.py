@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from suite.sedation_drugs import DEFAULT_SEDATION_DRUGS
+from suite.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
 from suite.steps import STEPS
 from tui.client import OFFLINE
 from tui.inbox import Inbox, InboxStreams
@@ -51,6 +51,7 @@ class FakeSuiteClient(InboxStreams):
                             "hl7_replay", "dicom_assign", "whoami"],
                 "steps": list(STEPS),
                 "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],
+                "local_anesthetics": list(DEFAULT_LOCAL_ANESTHETICS),
                 "now": None,
             },
         )  # fmt: skip

@@ -19,6 +19,7 @@ class Identity:
     actions: frozenset[str]
     steps: tuple[str, ...]
     drugs: tuple[tuple[str, str], ...]  # (drug, unit)
+    local_anesthetics: tuple[str, ...]
     now: datetime | None
 
     def may(self, action: str) -> bool:
@@ -43,5 +44,8 @@ def identity(result: Mapping[str, Any]) -> Identity:
         actions=frozenset(str(a) for a in jr.items(result.get("actions"), "whoami.actions")),
         steps=tuple(str(s) for s in jr.items(result.get("steps"), "whoami.steps")),
         drugs=drugs,
+        local_anesthetics=tuple(
+            str(x) for x in jr.items(result.get("local_anesthetics"), "whoami.local_anesthetics")
+        ),
         now=jr.time(result.get("now"), "whoami.now"),
     )

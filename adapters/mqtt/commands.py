@@ -39,7 +39,7 @@ from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
 from suite.roles import PermissionDenied, Permissions
-from suite.sedation_drugs import DEFAULT_SEDATION_DRUGS
+from suite.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
 from suite.settings import Role
 from suite.steps import STEPS, parse_step
 from suite.store import alarms as alarm_store
@@ -337,6 +337,7 @@ class CommandChannel:
             ),
             "steps": [s for s in STEPS if role in (may("log_step", s) or ()) or role is Role.ADMIN],
             "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],
+            "local_anesthetics": list(DEFAULT_LOCAL_ANESTHETICS),
         }
 
     async def _ack_alarm(self, user: str, request: CommandRequest) -> dict[str, Any]:

@@ -73,7 +73,7 @@ async def test_the_next_step_is_one_key_and_a_short_form(fake: FakeSuiteClient) 
         await until(pilot, lambda: isinstance(app.screen, StepForm), what="the step form")
         form = app.screen
         assert isinstance(form, StepForm) and form.step == "cement"
-        assert form.query_one("#f-level", Input).value == "L1"  # T12 already has its cement
+        assert form.query_one("#f-level", Choice).value == "L1"  # T12 already has its cement
         assert form.query_one("#f-leakage", Choice).value == "none"  # a select, prefilled
         assert app.focused is form.query_one("#f-volume_ml", Input)  # the empty field first
         await pilot.press(*"3.5", "ctrl+s")
@@ -103,8 +103,8 @@ async def test_a_refused_step_shows_the_rule_in_words(fake: FakeSuiteClient) -> 
         assert app.screen.step == "imaging-check"  # type: ignore[attr-defined]
         form = app.screen
         assert isinstance(form, StepForm)
-        assert form.query_one("#f-modality", Choice).value == "fluoroscopy"  # selects
-        await pilot.press("ctrl+s")
+        assert form.query_one("#f-modality", Choice).value == ""  # selects, none chosen yet
+        await pilot.press("f", "enter", "s", "ctrl+s")  # a letter chooses
         await shows(pilot, "REFUSED imaging check needs an image")
         # The refusal keeps the form open with what it held.
         assert app.screen is form and form.query_one("#f-result", Choice).value == "satisfactory"

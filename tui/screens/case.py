@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from suite.sedation_drugs import DEFAULT_SEDATION_DRUGS
+from suite.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
 from tui import case_text, labels, step_guide
 from tui.model import SuiteModel
 from tui.screens.base import ROOMS, SuiteScreen
@@ -48,9 +48,9 @@ class CaseScreen(SuiteScreen):
         yield ResultLine(id="result")
         with VerticalScroll(id="case-body"), Horizontal(id="case-cols"):
             with Vertical(classes="col"):
+                yield Static(id="timeline", classes="panel")
                 yield Static(id="levels", classes="panel")
                 yield Static(id="images", classes="panel")
-                yield Static(id="timeline", classes="panel")
             with Vertical(classes="col"):
                 yield Static(id="phases", classes="panel")
                 yield Static(id="checklist", classes="panel")
@@ -203,6 +203,8 @@ class CaseScreen(SuiteScreen):
             tz=self.suite.tz,
             user=user,
             drugs=drugs,
+            local_anesthetics=me.local_anesthetics if me is not None else DEFAULT_LOCAL_ANESTHETICS,
+            levels=case.levels,
             send=send,
         )
         self.app.push_screen(form, done)

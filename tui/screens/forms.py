@@ -126,9 +126,9 @@ class Form(ModalScreen[dict[str, Any] | None]):
         self.focus_first()
 
     def focus_first(self) -> None:
-        """Focus the first empty field (subclasses choose another)."""
+        """Focus the first field without a value (subclasses choose another)."""
         fields = self.fields()
-        empty = [i for i in fields if isinstance(i, Input) and not i.value]
+        empty = [i for i in fields if not getattr(i, "value", "")]
         if fields:
             (empty or fields)[0].focus()
 

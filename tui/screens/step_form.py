@@ -45,6 +45,8 @@ class StepForm(Form):
         tz: tzinfo | None,
         user: str = "",
         drugs: tuple[tuple[str, str], ...] = (),
+        local_anesthetics: tuple[str, ...] = (),
+        levels: tuple[str, ...] = (),
         send: Sender | None = None,
     ) -> None:
         super().__init__(send=send)
@@ -54,6 +56,10 @@ class StepForm(Form):
         self.drugs = drugs  # (drug, unit) of the site's list
         self.step_fields = step_guide.fields_of(step)
         self._units = dict(drugs)
+        # Fields whose values come from a list: the case's levels, the site's local drugs.
+        self.lists: dict[str, tuple[str, ...]] = {"level": levels}
+        if step == "local":
+            self.lists["drug"] = local_anesthetics
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -68,8 +74,11 @@ class StepForm(Form):
                     )
                 elif f.name == "drugs" and self.drugs:
                     yield from self._drug_rows()
-                elif f.choices:
-                    values = f.choices if f.required else ("", *f.choices)
+                elif f.choices or self.lists.get(f.name):
+                    listed = f.choices or self.lists[f.name]
+                    # No prefill: nothing is chosen until the user chooses (never a default
+                    # "true" for a confirmation).
+                    values = listed if value in listed and f.required else ("", *listed)
                     yield choice_row(f.name, values, value, "<- -> or a letter")
                 else:
                     yield _row(f.name, value, f.hint)
