@@ -52,7 +52,7 @@ class VitalsScreen(SuiteScreen):
     def on_mount(self) -> None:
         table = self.query_one("#alarms", DataTable)
         table.add_column("Priority", key="priority", width=8)
-        table.add_column("State", key="state", width=17)
+        table.add_column("State", key="state")  # as wide as its longest: never cut
         table.add_column("Since", key="since", width=8)
         table.add_column("Alarm", key="message")
         super().on_mount()
@@ -73,9 +73,15 @@ class VitalsScreen(SuiteScreen):
             key = p.value
             current = model.current(room, key)
             shown = Text(f"{labels.label(key):<9}", style="bold")
+            number = current.value if current else None
+            limit = state.limits.get(key) if state else None
+            flag = labels.outside(number, limit.low, limit.high) if limit else ""
             shown.append(
-                f"{labels.value(key, current.value if current else None):>5} {labels.unit(key):<4}"
+                f"{labels.value(key, number):>5}", style=labels.OUT_OF_LIMIT_STYLE if flag else ""
             )
+            shown.append(f" {labels.unit(key):<4}")
+            if flag:
+                shown.append(f" {flag}", style=labels.OUT_OF_LIMIT_STYLE)
             if current is not None and current.at is not None:
                 age = (now - current.at).total_seconds()
                 if age > 30:
@@ -83,7 +89,6 @@ class VitalsScreen(SuiteScreen):
             self.put(f"#value-{key}", shown)
             trend = model.trend(room, key)
             self.query_one(f"#trend-{key}", Sparkline).data = trend if len(trend) > 1 else []
-            limit = state.limits.get(key) if state else None
             limit_text = Text(
                 "limits "
                 + (labels.limits(key, limit.low, limit.high) if limit else "not published")
