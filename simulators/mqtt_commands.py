@@ -28,12 +28,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiomqtt
 
 from simulators.monitor import MqttTarget
+from suite.clock import utc_now
 from suite.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,6 @@ def _parse_time(value: Any) -> datetime | None:
     return found if found.tzinfo is not None else None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class CommandLink:
     """One user's MQTT connection to the service. Use as `async with CommandLink(...) as link:`."""
 
@@ -107,7 +104,7 @@ class CommandLink:
         connect_timeout_s: float = 20.0,
         alarm_queue: int = 1_000,
         reconnect_max_s: float = 5.0,
-        real_clock: Callable[[], datetime] = _utc_now,
+        real_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not user or any(ch in user for ch in "/#+ "):
             raise ValueError(f"user name {user!r} cannot be part of an MQTT topic")

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from suite.domain.dose import DoseThresholds
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
+from suite.errors import ConfigError
 
 
 class Role(StrEnum):
@@ -454,7 +455,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-class SettingsError(Exception):
+class SettingsError(ConfigError):
     """A setting has a bad value; the message is one line naming it."""
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from suite.clock import utc_now
 from tui.client import OFFLINE, TIMEOUT, SuiteClient
 from tui.identity import Identity, identity
 from tui.json_reader import WireError
@@ -36,10 +37,6 @@ from tui.views import AlarmUpdate, ConnectionStatus, Reply, RoomState, ServiceSt
 from tui.widgets import ResultLine
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SuiteUpdate(Message):

@@ -103,7 +103,7 @@ OUT_OF_LIMIT_STYLE = "bold reverse"
 
 
 def outside(number: float | None, low: float | None, high: float | None) -> str:
-    """"LOW" / "HIGH" when `number` is outside the limits in force, else "" (the word marks
+    """ "LOW" / "HIGH" when `number` is outside the limits in force, else "" (the word marks
     it, the colour only doubles it: monochrome terminals and colour-blind readers)."""
     if number is None:
         return ""

@@ -20,6 +20,7 @@ from pynetdicom import AE
 
 from adapters.dicom import sop
 from adapters.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from suite.errors import ProcsuiteError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ SOURCE_SERVICE_USER = 0x01
 CALLING_AE_NOT_RECOGNISED = 0x03
 
 
-class ServiceBusy(Exception):
+class ServiceBusy(ProcsuiteError):
     """The service did not answer an association in time (or is stopping)."""
 
 

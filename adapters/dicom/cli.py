@@ -16,8 +16,8 @@ from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
 from adapters.dicom.forward import queue_state
 from adapters.dicom.linker import AssignError, Linker, assign, list_unmatched
+from suite.app.case_service import CaseService
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.model import AlarmRaised
 from suite.settings import Settings
@@ -30,7 +30,7 @@ T = TypeVar("T")
 async def _with_store(
     settings: Settings, fn: Callable[[CaseService, Database, Bus], Awaitable[T]]
 ) -> T:
-    from suite.service import utc_now
+    from suite.clock import utc_now
 
     async with running_database(settings.database_url) as database:
         bus = Bus()
@@ -71,7 +71,7 @@ def assign_command(ctx: click.Context, sop_instance_uid: str, case_id: str, forc
     settings = _settings(ctx)
 
     async def go(cases: CaseService, database: Database, bus: Bus) -> str:
-        from suite.service import utc_now
+        from suite.clock import utc_now
 
         found = cases.get(case_id) or cases.by_accession(case_id)
         if found is None:

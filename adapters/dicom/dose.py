@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.app.case_service import CaseService
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.alarms.model import AlarmRaised
 from suite.domain.dose import (

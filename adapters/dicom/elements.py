@@ -17,10 +17,12 @@ from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from suite.errors import WireError
+
 _SPECIFIC_CHARACTER_SET = 0x00080005
 
 
-class ElementError(ValueError):
+class ElementError(WireError, ValueError):
     """An element's value cannot be read; the message names the element."""
 
 

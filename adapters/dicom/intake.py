@@ -27,7 +27,7 @@ from adapters.dicom.instance import InstanceFacts
 from adapters.dicom.matching import Identifiers, Match, match_case
 from adapters.dicom.mpps import COMPLETED, DISCONTINUED
 from adapters.dicom.worklist import WorklistConfig, on_worklist, worklist_item
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain.dose import DoseReport, DoseSource
 from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow, ForwardRow, MppsRow

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
 from adapters.dicom.matching import MatchRule
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
@@ -33,8 +33,10 @@ from suite.store.dicom import DicomDoseReportRow, DicomInstanceRow
 log = logging.getLogger(__name__)
 
 
-class AssignError(Exception):
+class AssignError(DomainError):
     """An unmatched instance cannot be assigned; the message says why."""
+
+    rule = "dicom-assign"
 
 
 @dataclass(frozen=True, slots=True)

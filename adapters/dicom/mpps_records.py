@@ -31,7 +31,7 @@ from adapters.dicom.mpps import (
     read_mpps,
     timeline_text,
 )
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.dose import DoseReport, DoseSource
 from suite.domain.envelope import Source

@@ -15,6 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.dicom.component import DicomAdapter
+from suite.app.context import StatusSection
+from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow, ForwardRow
 
 
@@ -77,3 +79,15 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
                 "counters": counts,
             }
     return {}
+
+
+def status_section(db: Database, *, recent: int = 20) -> StatusSection:
+    """The "dicom" section of the service status: stored objects and the running parts."""
+
+    async def section(components: list[Any]) -> dict[str, Any]:
+        async with db.session() as session:
+            found = await stored_status(session, unmatched_max=recent)
+        found.update(live_status(components))
+        return found
+
+    return section

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain.case import Case
 from suite.domain.envelope import Recorded
 

@@ -22,8 +22,8 @@ from adapters.hl7.outbox import Outbox
 from suite.tls import server_tls
 
 if TYPE_CHECKING:
-    from suite.case_service import CaseService
-    from suite.service import ServiceContext
+    from suite.app.case_service import CaseService
+    from suite.app.context import ServiceContext
     from suite.settings import Settings
 
 

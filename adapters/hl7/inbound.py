@@ -36,7 +36,7 @@ from adapters.hl7.messages import AdtMessage, Header, OrderMessage
 from adapters.hl7.orders import CANCEL_ACTIONS, OrderRules, Plan, plan_order
 from adapters.hl7.parse import check_header, read_body, read_header
 from adapters.hl7.registry import PatientRecord, RegistryChange
-from suite.case_service import CaseService, Clock
+from suite.app.case_service import CaseService, Clock
 from suite.domain import commands as c
 from suite.domain.case import Case
 from suite.domain.envelope import Source

@@ -14,13 +14,16 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.errors import DomainError
 from suite.store import audit_log
 from suite.store import hl7 as store
 from suite.store.database import Database
 
 
-class ReplayRefused(Exception):
+class ReplayRefused(DomainError):
     """The message cannot be replayed; the text says why ("no outbound message #7")."""
+
+    rule = "hl7-replay"
 
 
 @dataclass(frozen=True, slots=True)

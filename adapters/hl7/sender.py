@@ -33,15 +33,15 @@ from adapters.hl7.ack import frame
 from adapters.hl7.framing import FrameError, FrameReader
 from adapters.hl7.outbound import Party
 from adapters.hl7.outbox import Outbox, VitalsSource, render, stored_vitals
+from suite.app.case_service import CaseChanged
 from suite.bus import Bus, BusOverflow
-from suite.case_service import CaseChanged
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised, AlarmSource, Category, Priority
 from suite.store import hl7 as store
 from suite.store.database import Database, StoreError
 from suite.tls import client_tls
 
 if TYPE_CHECKING:
-    from suite.service import ServiceContext
+    from suite.app.context import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.sender import Hl7Sender
+from suite.app.context import StatusSection
 from suite.store import hl7 as store
+from suite.store.database import Database
 
 TEXT_MAX = 200  # ACK texts and errors are cut to this many characters
 
@@ -116,3 +118,15 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
             }
             found["outage"] = component.outage()
     return found
+
+
+def status_section(db: Database, *, recent: int = 20) -> StatusSection:
+    """The "hl7" section of the service status: stored messages and the running parts."""
+
+    async def section(components: list[Any]) -> dict[str, Any]:
+        async with db.session() as session:
+            found = await stored_status(session, recent=recent, quarantine_max=recent)
+        found.update(live_status(components))
+        return found
+
+    return section

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from adapters.mqtt import codec
 from adapters.mqtt.state import Publisher
 from adapters.mqtt.topics import Topics
-from suite.alarm_journal import AlarmStored
+from suite.app.alarm_journal import AlarmStored
 from suite.bus import Bus
 from suite.store import alarms as alarm_store
 from suite.store.alarms import StoredEvent

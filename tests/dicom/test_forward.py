@@ -13,7 +13,7 @@ from pydicom import dcmread
 from sqlmodel import select
 
 from adapters.dicom.forward import queue_state, retry_delay_s
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.store.database import Database
 from suite.store.dicom import ForwardRow
 from tests.conftest import FakeClock

@@ -12,9 +12,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from procsuite.bootstrap import Service
 from suite.domain.commands import CheckIn
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.store import alarms as alarm_store
 from tests.scenarios import schedule
 from tests.tui.conftest import shows, until, words

@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from suite.steps import STEPS
+from suite.app.steps import STEPS
 from tui import step_guide
 from tui.choice import Choice
 from tui.views import Reply

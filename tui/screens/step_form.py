@@ -20,9 +20,9 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.widgets import Footer, Input, Label, Static
 
+from suite.app.steps import parse_step
 from suite.domain.checklist import MAY_BE_NOT_APPLICABLE, ChecklistItem, ChecklistStatus
 from suite.domain.errors import DomainError
-from suite.steps import parse_step
 from tui import step_guide
 from tui.choice import Choice
 from tui.screens.forms import Form, Sender, _row, choice_row

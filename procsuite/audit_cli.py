@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from suite.audit import AuditEntry, audit_trail, entry_line
+from suite.app.audit import AuditEntry, audit_trail, entry_line
 from suite.cli_settings import settings_of as _settings
 from suite.settings import Settings
 from suite.store import migrate

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from simulators.demo import Demo, DemoError
+from procsuite.demo import Demo, DemoError
 from simulators.demo_day import ROOMS, STATIONS, USERS, day_start, speed_allowances
 from simulators.demo_report import DemoSummary
 from suite.settings import Settings, SettingsError, load_settings

@@ -2,18 +2,25 @@
 if the same act was recorded since (the same step, on the same checklist item or level), the
 command is refused as already done, naming who did it and when, and nothing is stored.
 
-Pure: the caller passes the events recorded after the version the user saw.
+`refuse_if_done` is pure (the events recorded since are passed in); `check_seen` loads
+them from the store for the use case (suite/app/actions.py `log_step`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from suite.domain import commands as c
 from suite.domain import events as e
+from suite.domain.case import Case
 from suite.domain.envelope import Recorded
 from suite.domain.errors import DomainError
+from suite.store import cases as case_store
+
+if TYPE_CHECKING:
+    from suite.app.case_service import CaseService
 
 # The event each step command records when it is carried out.
 RECORDS: dict[type[c.Command], type[e.Event]] = {
@@ -75,3 +82,20 @@ def refuse_if_done(
                 f"{step_name(command, record.event)} already done by {record.actor} at"
                 f" {at:%H:%M}; nothing was stored (open the form again if another is meant)"
             )
+
+
+async def check_seen(
+    cases: CaseService,
+    case: Case,
+    command: c.Command,
+    seen_version: int | None,
+    *,
+    tz: tzinfo | None = None,
+) -> None:
+    """Refuse `command` as already done when the case moved on since `seen_version` (the
+    version its form was filled in on) by recording the same act; no-op without a version."""
+    if seen_version is None or seen_version >= case.version:
+        return
+    async with cases.db.session() as session:
+        since = await case_store.load(session, case.case_id, after_seq=seen_version)
+    refuse_if_done(command, since, tz=tz)

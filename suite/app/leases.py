@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.clock import utc_now
 from suite.domain.case import Case
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
@@ -42,10 +43,6 @@ ROOM_PREFIX = "room:"
 # reach whichever instance the hospital sends them to and are safe there (optimistic
 # concurrency on the case version).
 FENCED_SOURCES = frozenset({Source.MQTT, Source.TUI})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class RoomNotServed(DomainError):

@@ -7,9 +7,10 @@ show it ("SpO2 low, acknowledged by nurse1"). Pure functions; times are ISO 8601
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from suite.clock import iso
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,
@@ -35,12 +36,6 @@ EVENT_NAMES: dict[type[AlarmEvent], str] = {
 
 def event_name(event: AlarmEvent) -> str:
     return EVENT_NAMES.get(type(event), type(event).__name__)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def alarm_view(alarm: Alarm) -> dict[str, Any]:

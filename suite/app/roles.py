@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from suite.errors import Forbidden
 from suite.settings import Role
 
 T, N, R, IT, A = Role.TECHNOLOGIST, Role.NURSE, Role.RADIOLOGIST, Role.IT, Role.ADMIN
@@ -26,18 +27,14 @@ DEFAULT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "log_step:imaging-check": frozenset({R, A}),
     "schedule_case": frozenset({T, N, R, A}),
     "resync": frozenset({T, N, R, IT, A}),
+    "whoami": frozenset({T, N, R, IT, A}),
     "hl7_replay": frozenset({IT, A}),
     "dicom_assign": frozenset({IT, A}),
 }
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(Forbidden):
     """A user may not do an action; the message says who, what, and which roles may."""
-
-    def __init__(self, message: str, *, rule: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True)

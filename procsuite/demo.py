@@ -1,7 +1,7 @@
 """The demo: procsuite and a simulated suite day in one process, on one simulated clock.
 
 `Demo.run` starts the simulated HIS's receiver, then the service (embedded MQTT broker,
-SQLite, DICOM, HL7; `suite.service.Service` with the demo's `SimClock`), and once everything
+SQLite, DICOM, HL7; `procsuite.bootstrap.Service` with the demo's `SimClock`), and once everything
 listens the day of demo_day.py: the HIS sends the day's list over MLLP; each room's monitor
 publishes vitals; each case runs through its case script (the team's terminals on the MQTT
 command channel) with the room's fluoroscopy unit sending its images, dose report and
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from procsuite.bootstrap import Service
 from simulators.case_plan import Role, plan_case
 from simulators.case_script import CaseScript, CaseScriptError, LoggedStep
 from simulators.clock import SimClock
@@ -49,7 +50,7 @@ from simulators.nurse import ScriptedNurse
 from simulators.patient_events import EventfulMonitorModel, PatientEvent
 from simulators.waiting import NotListening, first_of, mqtt_ready, wait_listening
 from suite.domain.values import phases_for
-from suite.service import Service
+from suite.errors import ProcsuiteError
 from suite.settings import Settings
 from suite.tasks import stop_tasks
 
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 Ui = Callable[[asyncio.Event], Awaitable[None]]
 
 
-class DemoError(Exception):
+class DemoError(ProcsuiteError):
     """The demo cannot run (a port taken, a data directory it may not wipe...)."""
 
 

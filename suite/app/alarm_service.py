@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from suite.alarm_journal import BUS, ENGINE, AlarmJournal, AlarmStored
-from suite.alarm_records import limit_from_payload
+from suite.app.alarm_journal import BUS, ENGINE, AlarmJournal, AlarmStored
+from suite.app.alarm_records import limit_from_payload
+from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
-from suite.case_service import CaseChanged, CaseService
 from suite.domain import events as e
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import AlarmEngine, VitalSample
@@ -204,6 +204,10 @@ class AlarmService:
         if self.journal.physiological_condition_in(room):
             return self.clock()
         return self.journal.calm.get(room)
+
+    async def stable_since(self, room: str) -> datetime | None:
+        """`suite.app.actions.Stability`: the same, for the discharge use case."""
+        return self.vitals_stable_since(room)
 
     @property
     def queued(self) -> int:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Callable
+from datetime import datetime
 
+from suite.app.case_service import CaseService
+from suite.app.context import Component, ServiceContext
+from suite.app.leases import RoomLeases
+from suite.app.services import build_application
+from suite.app.site_alarm import SiteAlarm
 from suite.bus import Bus
-from suite.case_service import CaseService
+from suite.clock import utc_now
 from suite.domain.alarms.model import Priority
-from suite.leases import RoomLeases
 from suite.settings import Settings
-from suite.site_alarm import SiteAlarm
 from suite.store import migrate
 from suite.store.database import Database
 from suite.tasks import stop_tasks
@@ -25,51 +26,17 @@ log = logging.getLogger(__name__)
 DATABASE_DOWN_KIND = "database_unavailable"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Component(Protocol):
-    """A long-running part of the service (an adapter's runner)."""
-
-    name: str
-
-    async def run(self) -> None: ...
-
-
-@dataclass
-class ServiceContext:
-    """What every component is built from; passed explicitly, never global."""
-
-    settings: Settings
-    db: Database
-    bus: Bus
-    cases: CaseService
-    clock: Callable[[], datetime] = utc_now
-    components: list[Component] = field(default_factory=list)
-    rooms: list[str] | None = None
-    """The rooms this instance serves now (its leases); default: `settings.rooms`."""
-    site_duties: bool = True
-    """Whether this instance holds the site-wide duties (HL7 sender, PACS forwarder, site
-    status, commands that name no room)."""
-    owner_of: Callable[[str], str | None] | None = None
-    """The instance serving a room as of the last lease round (None: nobody)."""
-    current_owner: Callable[[str], Awaitable[str | None]] | None = None
-    """The instance serving a room now, from the database (for routing commands)."""
-
-    def __post_init__(self) -> None:
-        if self.rooms is None:
-            self.rooms = list(self.settings.rooms)
-
-    @property
-    def served(self) -> list[str]:
-        assert self.rooms is not None
-        return self.rooms
-
-
 def build_components(ctx: ServiceContext) -> list[Component]:
-    """The adapters this configuration asks for. Each adapter adds itself here."""
-    components: list[Component] = []
+    """The application services (into `ctx`), then the adapters this configuration asks
+    for, in the order they start (they stop in reverse). Each adapter adds itself here."""
+    from adapters.dicom import status as dicom_status
+    from adapters.dicom.linker import assign
+    from adapters.hl7 import status as hl7_status
+    from adapters.hl7.replay import replay_outbound
+
+    components = build_application(ctx, replay=replay_outbound, assign=assign)
+    ctx.status_sections["hl7"] = hl7_status.status_section(ctx.db)
+    ctx.status_sections["dicom"] = dicom_status.status_section(ctx.db)
     # -- adapters: one line each --
     if ctx.settings.dicom.enabled:
         from adapters.dicom.component import DicomAdapter

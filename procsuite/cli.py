@@ -17,26 +17,27 @@ from adapters.hl7.cli import hl7_group
 from adapters.hl7.component import register_outbox
 from adapters.mqtt.broker_cli import broker_group
 from adapters.mqtt.cli import alarm_group, vitals_group
+from procsuite.audit_cli import audit_command
+from procsuite.bootstrap import Service
+from procsuite.demo_cli import demo_command
 from simulators.cli import simulate
-from simulators.demo_cli import demo_command
 from suite import logs
-from suite.audit_cli import audit_command
+from suite.app.case_service import CaseService
+from suite.app.steps import STEPS, parse_step, step_fields
+from suite.app.timeline import render
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
+from suite.clock import utc_now
 from suite.domain.codec import from_data
 from suite.domain.commands import ScheduleCase
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
 from suite.domain.values import Order, Patient, parse_levels
-from suite.service import Service, utc_now
 from suite.settings import Settings
-from suite.steps import STEPS, parse_step, step_fields
 from suite.store import cases as case_store
 from suite.store import migrate
 from suite.store.database import Database
 from suite.store.running import running_database
-from suite.timeline import render
 from tui.cli import tui_command
 
 T = TypeVar("T")

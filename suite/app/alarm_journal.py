@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from suite.alarm_records import event_name, event_payload
+from suite.app.alarm_records import event_name, event_payload
 from suite.bus import Bus
 from suite.domain.alarms.model import (
     Alarm,
