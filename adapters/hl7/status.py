@@ -21,6 +21,12 @@ from suite.store import hl7 as store
 from suite.store.database import Database
 
 TEXT_MAX = 200  # ACK texts and errors are cut to this many characters
+RAW_MAX = 1500  # raw messages and ACKs in the status (the IT view's detail) are cut here
+
+
+def _raw(value: bytes | None) -> str:
+    """A raw HL7 message as text (segments separated by \\r), cut to RAW_MAX characters."""
+    return (value or b"").decode("utf-8", "replace")[:RAW_MAX]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,8 +56,31 @@ async def stored_status(
             "result": r.result,
             "case_id": r.case_id,
             "repeats": r.repeats,
+            "raw": _raw(r.raw),
+            "ack_raw": _raw(r.ack_raw),
         }
         for r in inbound_rows
+    ]
+    outbound_rows = await session.exec(
+        select(store.Hl7OutboxRow).order_by(col(store.Hl7OutboxRow.id).desc()).limit(recent)
+    )
+    outbound = [
+        {
+            "id": r.id,
+            "at": _iso(r.updated_at),
+            "type": r.message_type,
+            "control_id": r.control_id,
+            "status": r.status,
+            "ack": r.ack_code,
+            "attempts": r.attempts,
+            "reason": r.last_error[:TEXT_MAX],
+            "case_id": r.case_id,
+            "accession": r.accession,
+            "destination": r.destination,
+            "raw": _raw(r.raw),
+            "ack_raw": _raw(r.ack_raw),
+        }
+        for r in outbound_rows
     ]
     inbound_total = (
         await session.exec(select(func.count()).select_from(store.Hl7InboundRow))
@@ -90,6 +119,7 @@ async def stored_status(
             "pending": int(by_status.get(store.OUTBOX_PENDING, 0)),
             "sent": int(by_status.get(store.OUTBOX_SENT, 0)),
             "quarantined": int(by_status.get(store.OUTBOX_QUARANTINED, 0)),
+            "recent": outbound,
         },
         "quarantine": quarantine,
     }
