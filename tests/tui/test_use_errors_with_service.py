@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
 from textual.pilot import Pilot
 
 from simulators.clock import SimClock
@@ -17,6 +18,7 @@ from suite.domain.checklist import ChecklistItem
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
 from suite.store import cases as case_store
+from suite.store.dicom import DicomInstanceRow
 from tests.tui.conftest import screen_text, shows, until
 from tests.tui.running_service import SITE, mosquitto, running, service_settings, terminal
 from tests.tui.test_with_service import open_case
@@ -26,6 +28,18 @@ from tui.screens.refused import RefusedScreen
 from tui.screens.step_form import ChecklistForm, StepForm
 
 pytestmark = pytest.mark.mosquitto
+
+
+async def _received_image(session: AsyncSession, case_id: str) -> None:
+    session.add(
+        DicomInstanceRow(
+            sop_instance_uid="1.2.840.99.7", sop_class_uid="1.2.840.10008.5.1.4.1.1.12.1",
+            study_uid="1.2.840.99", series_uid="1.2.840.99.3", modality="XA",
+            path="x/1.2.840.99.7.dcm", size_bytes=1, transfer_syntax="1.2.840.10008.1.2.1",
+            calling_ae="FLUORO_IR1", case_id=case_id, match_rule="accession",
+            received_at=datetime.now(UTC),
+        )
+    )  # fmt: skip
 
 
 class Keys:
@@ -117,13 +131,16 @@ async def test_a_two_level_kyphoplasty_is_logged_in_at_most_90_technologist_keys
                 await logged(app, pilot, keys, "4", "ctrl+s")  # cement T12
                 assert await logged(app, pilot, keys, *"3.5", "ctrl+s") == "cement_injection"
                 assert keys.count > before
-            # The modality sends the image; the service links it (no UID is typed anywhere).
-            await cases.execute(
-                case_id,
-                c.LinkImage(at=datetime.now(UTC), sop_instance_uid="1.2.840.99.7", modality="XA"),
-                actor="dicom",
-                source=Source.DICOM,
-            )
+                # The fluoroscopy unit sent an image, matched to the case but not linked to a
+                # step: the image step offers it (picked, its UID never typed).
+                await service.ctx.db.write(lambda session: _received_image(session, case_id))
+                await until(
+                    pilot,
+                    lambda: bool(app.model.rooms["IR1"].case.received_images),  # type: ignore[union-attr]
+                    what="the received image in the room state (republished within 10 s)",
+                    timeout_s=25,
+                )
+                await logged(app, pilot, keys, "right", "ctrl+s")  # image: the one received
             async with terminal(broker, "dr1") as (rad, rpilot):
                 await rpilot.press("enter")
                 await shows(rpilot, "cement L1: 1 image(s)")
@@ -151,6 +168,8 @@ async def test_a_two_level_kyphoplasty_is_logged_in_at_most_90_technologist_keys
         ("midazolam", 1.0, "mg"),
         ("fentanyl", 50.0, "mcg"),
     ]
+    image = next(r for r in records if isinstance(r.event, e.ImageLinked))
+    assert image.actor == "tech1" and image.event.sop_instance_uid == "1.2.840.99.7"
     local = next(r.event for r in records if isinstance(r.event, e.LocalAnestheticGiven))
     assert local.drug == "lidocaine 1%"
     time_out = next(r for r in records if isinstance(r.event, e.TimeOutSigned))

@@ -205,6 +205,7 @@ class CaseScreen(SuiteScreen):
             drugs=drugs,
             local_anesthetics=me.local_anesthetics if me is not None else DEFAULT_LOCAL_ANESTHETICS,
             levels=case.levels,
+            images=case.received_images,
             send=send,
         )
         self.app.push_screen(form, done)

@@ -26,6 +26,7 @@ from suite.domain.errors import DomainError
 from tui import step_guide
 from tui.choice import Choice
 from tui.screens.forms import Form, Sender, _row, choice_row
+from tui.views import ReceivedImage
 
 DRUG_ROWS = 3
 SIGNER_FIELDS = {"signed_by"}  # the user who signs: shown, never typed
@@ -47,6 +48,7 @@ class StepForm(Form):
         drugs: tuple[tuple[str, str], ...] = (),
         local_anesthetics: tuple[str, ...] = (),
         levels: tuple[str, ...] = (),
+        images: tuple[ReceivedImage, ...] = (),
         send: Sender | None = None,
     ) -> None:
         super().__init__(send=send)
@@ -60,6 +62,8 @@ class StepForm(Form):
         self.lists: dict[str, tuple[str, ...]] = {"level": levels}
         if step == "local":
             self.lists["drug"] = local_anesthetics
+        # The image step picks one of the case's received images not linked yet.
+        self.images = {i.sop_instance_uid: i for i in images if not i.linked}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -74,6 +78,8 @@ class StepForm(Form):
                     )
                 elif f.name == "drugs" and self.drugs:
                     yield from self._drug_rows()
+                elif f.name == "sop_instance_uid":
+                    yield self._image_row()
                 elif f.choices or self.lists.get(f.name):
                     listed = f.choices or self.lists[f.name]
                     # No prefill: nothing is chosen until the user chooses (never a default
@@ -85,6 +91,17 @@ class StepForm(Form):
             yield _row("time", "", "HH:MM or HH:MM:SS today; blank = now")
             yield Static("", id="error", classes="error")
         yield Footer()
+
+    def _image_row(self) -> Horizontal:
+        shown = {"": "- (no received image chosen)" if self.images else "- none received yet"}
+        for uid, im in self.images.items():
+            at = im.received_at.astimezone(self.tz).strftime("%H:%M:%S") if im.received_at else "--"
+            shown[uid] = f"{im.modality} {at} series ..{im.series_uid[-6:]}"
+        return Horizontal(
+            Label("image", classes="field-name"),
+            Choice(("", *self.images), id="f-sop_instance_uid", shown=shown),
+            classes="field",
+        )
 
     def _drug_rows(self) -> ComposeResult:
         names = ("", *(d for d, _ in self.drugs))
@@ -99,6 +116,9 @@ class StepForm(Form):
 
     def on_choice_changed(self, event: Choice.Changed) -> None:
         name = event.choice.id or ""
+        image = self.images.get(event.choice.value)
+        if name == "f-sop_instance_uid" and image is not None and self.query("#f-modality"):
+            self.query_one("#f-modality", Input).value = image.modality  # from the image
         if name.startswith("f-drug-"):  # the unit follows the drug chosen
             unit = self._units.get(event.choice.value, "")
             self.query_one(f"#unit-{name.removeprefix('f-drug-')}", Label).update(unit)
