@@ -33,6 +33,9 @@ def header(case: CaseView, now: datetime, tz: tzinfo | None) -> Text:
         text.append(f"  procedure {labels.duration(elapsed)}")
     text.append("\n")
     text.append_text(time_out(case, tz))
+    if case.phase in ("checked_in", "pre_procedure") and case.checklist_missing:
+        text.append("\nChecklist missing: ", style="bold")
+        text.append(", ".join(case.checklist_missing))
     for warning in case.warnings:
         text.append("\nWARNING ", style="bold black on yellow")
         text.append(warning)
