@@ -16,6 +16,7 @@ from tui.fake_client import FakeSuiteClient
 from tui.screens.limit_form import LimitForm
 from tui.screens.vitals import VitalsScreen
 from tui.views import Reply
+from tui.widgets import ResultLine
 
 ETCO2_HIGH = alarm(
     "a-etco2", "IR1", kind="etco2_high", priority=Priority.MEDIUM,
@@ -104,3 +105,18 @@ async def test_a_value_outside_its_limits_is_marked_in_words(fake: FakeSuiteClie
         assert "86 %" in spo2 and "LOW" in spo2  # 86 below the low limit 90
         hr = next(line for line in screen_text(app).splitlines() if line.startswith("HR "))
         assert "LOW" not in hr and "HIGH" not in hr
+
+
+@pytest.mark.asyncio
+async def test_an_answer_line_expires(
+    fake: FakeSuiteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ResultLine, "expire_s", 0.2)
+    app = make_app(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("v", "a")
+        await shows(pilot, "DONE acknowledge high alarm")
+        line = app.screen.query_one(ResultLine)
+        await until(pilot, lambda: not line.display, what="the answer line hidden")
+        assert "DONE acknowledge" not in screen_text(app)
