@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from suite.app.audit import AuditEntry, audit_trail, entry_line
 from suite.cli_settings import settings_of as _settings
 from suite.settings import Settings
 from suite.store import migrate
+from suite.store.audit_trail import AuditEntry, audit_trail, entry_line
 from suite.store.database import Database
 
 

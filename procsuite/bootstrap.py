@@ -30,11 +30,9 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     """The application services (into `ctx`), then the adapters this configuration asks
     for, in the order they start (they stop in reverse). Each adapter adds itself here."""
     from adapters.dicom import status as dicom_status
-    from adapters.dicom.linker import assign
     from adapters.hl7 import status as hl7_status
-    from adapters.hl7.replay import replay_outbound
 
-    components = build_application(ctx, replay=replay_outbound, assign=assign)
+    components = build_application(ctx)
     ctx.status_sections["hl7"] = hl7_status.status_section(ctx.db)
     ctx.status_sections["dicom"] = dicom_status.status_section(ctx.db)
     # -- adapters: one line each --

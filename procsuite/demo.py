@@ -38,7 +38,14 @@ from simulators.demo_day import (
     demo_day,
     monitor_rate_hz,
 )
-from simulators.demo_report import AlarmTally, CaseReport, DemoSummary, Hl7Tally, Progress, iso
+from simulators.demo_report import (
+    AlarmTally,
+    CaseReport,
+    DemoSummary,
+    Hl7Tally,
+    Progress,
+    local_time,
+)
 from simulators.dicom_objects import Equipment
 from simulators.fluoro_room import FluoroRoom
 from simulators.his import HisError, HisSender
@@ -394,8 +401,8 @@ class Demo:
                 problems += [f"{run.day.room}: {p}" for p in run.fluoro.problems]
         return DemoSummary(
             speed=self.clock.speed,
-            started_at=iso(started_at.astimezone(self.zone)),
-            finished_at=iso(self.clock.now().astimezone(self.zone)),
+            started_at=local_time(started_at.astimezone(self.zone)),
+            finished_at=local_time(self.clock.now().astimezone(self.zone)),
             interrupted=interrupted,
             cases=reports,
             alarms=list(self.alarms.alarms.values()),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.dicom.linker import assign
-from adapters.hl7.replay import replay_outbound
 from suite.app.actions import Actions
 from suite.app.alarm_service import AlarmService
 from suite.app.case_service import CaseService
@@ -24,6 +22,4 @@ def actions_for(
         clock=clock,
         stability=alarms,
         alarms=alarms,
-        replay=replay_outbound,
-        assign=assign,
     )

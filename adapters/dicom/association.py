@@ -55,11 +55,11 @@ class Bridge:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as exc:
             future.cancel()
-            raise ServiceBusy(f"no answer from the service within {self.timeout_s:g} s") from None
-        except concurrent.futures.CancelledError:
-            raise ServiceBusy("the service is stopping") from None
+            raise ServiceBusy(f"no answer from the service within {self.timeout_s:g} s") from exc
+        except concurrent.futures.CancelledError as exc:
+            raise ServiceBusy("the service is stopping") from exc
 
 
 class Counters:

@@ -1,7 +1,8 @@
 """Wiring: the HL7 components this configuration asks for (called by `build_components`).
 
-- `settings.hl7.enabled`: the MLLP listener on `settings.hl7_port` (its journal writes each
-  message in the transaction of the case command it causes: a case-service hook).
+- `settings.hl7.enabled`: the MLLP listener on `settings.hl7_port` (each message is written
+  in the transaction of the case command it causes, passed to `CaseService.execute` as
+  `also`; its case index follows every case through a case-service hook).
 - `settings.hl7.outbound_host` set: the outbox hook (status and results written with the case
   events that cause them) and, on the instance with the site-wide duties, the sender that
   delivers them (every instance's rows, in order, from the shared outbox).
@@ -64,7 +65,6 @@ def hl7_components(ctx: ServiceContext) -> list[Any]:
             processing_ids=h.processing_ids,
             clock=ctx.clock,
         )
-        ctx.cases.add_hook(journal.hook)
         ctx.cases.add_hook(processor.index.hook)
         tls = None
         if h.tls_cert_file is not None and h.tls_key_file is not None:

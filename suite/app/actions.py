@@ -19,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from suite.app import stale
 from suite.app.alarm_records import alarm_view
 from suite.app.case_service import CaseService, UnknownCase
+from suite.app.hl7_replay import replay_outbound
+from suite.app.image_assignment import assign
 from suite.app.requests import (
     ACTION_OF,
     AcknowledgeAlarm,
@@ -91,10 +93,6 @@ class AlarmActions(Protocol):
     ) -> Any: ...
 
 
-Replay = Callable[..., Awaitable[Any]]
-Assign = Callable[..., Awaitable[Any]]
-
-
 class Actions:
     """Every use case of a person, with the role check in one place."""
 
@@ -107,8 +105,6 @@ class Actions:
         clock: Clock,
         stability: Stability,
         alarms: AlarmActions | None = None,
-        replay: Replay | None = None,
-        assign: Assign | None = None,
     ) -> None:
         self.cases = cases
         self.users = users
@@ -116,8 +112,6 @@ class Actions:
         self.clock = clock
         self.stability = stability
         self.alarms = alarms
-        self._replay = replay
-        self._assign = assign
         self.resync_listeners: list[Callable[[], None]] = []  # the room states publish again
 
     # ---- the one entry ---------------------------------------------------------------------
@@ -294,9 +288,7 @@ class Actions:
     # ---- interfaces (IT) -------------------------------------------------------------------
 
     async def replay_message(self, caller: Caller, request: ReplayMessage) -> dict[str, Any]:
-        if self._replay is None:
-            raise NotAvailable("replaying an HL7 message needs the HL7 interface configured")
-        done = await self._replay(
+        done = await replay_outbound(
             self.cases.db,
             request.message_id,
             now=self.clock(),
@@ -316,10 +308,8 @@ class Actions:
         }
 
     async def assign_image(self, caller: Caller, request: AssignImage) -> dict[str, Any]:
-        if self._assign is None:
-            raise NotAvailable("assigning an image needs the DICOM interface configured")
         case = self.find_case(request.case_ref)
-        done = await self._assign(
+        done = await assign(
             db=self.cases.db,
             cases=self.cases,
             sop_instance_uid=request.sop_instance_uid,

@@ -29,8 +29,12 @@ from suite.store.database import ConcurrencyError, Database
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# Runs inside the transaction that appends a case's events (e.g. to write an HL7 outbox row).
-TransactionHook = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+# Runs inside the transaction that appends a case's events, after them: given the session,
+# the new records and the case as they leave it. As a hook (`add_hook`) it runs for every
+# command (e.g. to queue an HL7 outbox row); passed as `also` to `execute`, for that one
+# command only (e.g. to store the HL7 message that caused it).
+TransactionPart = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+TransactionHook = TransactionPart
 # Runs first in that transaction and may refuse the write (a room lease: suite/leases.py).
 Fence = Callable[[AsyncSession, Case, Source], Awaitable[None]]
 
@@ -130,14 +134,25 @@ class CaseService:
     async def execute(
         self,
         case_id: str,
-        command: c.Command,
+        command: c.Command | Callable[[Case], c.Command | None],
         *,
         actor: str,
         source: Source,
+        also: Sequence[TransactionPart] = (),
     ) -> list[Recorded]:
         """Apply `command` to the case; returns the recorded events once they are durable.
 
+        `command` may be a function of the case's current state (a patient update merged
+        into what the case holds): it is called under the case's lock, again after a
+        concurrent writer's change, and may return None for nothing to do.
+
+        Each of `also` runs in the same transaction, after the events are appended: what it
+        writes commits with them or not at all. It runs only when the command records
+        events (an empty result means nothing was written), and again if the append is
+        retried after another writer's.
+
         Raises a `DomainError` naming the rule when the command is refused; nothing is stored.
+        Errors raised by a part of `also` come out unchanged; nothing is stored.
         """
         lock = self._locks.setdefault(case_id, asyncio.Lock())
         async with lock:
@@ -148,8 +163,17 @@ class CaseService:
                     case = self._cases.get(case_id)
                     if case is None:
                         raise UnknownCase(f"no case {case_id}")
+                if isinstance(command, c.Command):
+                    decided: c.Command | None = command
+                else:
+                    assert case is not None
+                    decided = command(case)
+                if decided is None:
+                    return []
                 try:
-                    return await self._apply(case_id, case, command, actor=actor, source=source)
+                    return await self._apply(
+                        case_id, case, decided, actor=actor, source=source, also=also
+                    )
                 except ConcurrencyError:
                     if attempt == 2:
                         raise
@@ -165,6 +189,7 @@ class CaseService:
         *,
         actor: str,
         source: Source,
+        also: Sequence[TransactionPart],
     ) -> list[Recorded]:
         now = self.clock()
         events = decide(case, command, now=now, policy=self.policy)
@@ -179,7 +204,7 @@ class CaseService:
         assert state is not None
         expected = case.version if case is not None else 0
         final = state
-        hooks = list(self._hooks)
+        parts = [*also, *self._hooks]
         fence = self.fence
 
         async def job(session: AsyncSession) -> None:
@@ -188,8 +213,8 @@ class CaseService:
             await case_store.append(
                 session, records=records, expected_version=expected, state=final, recorded_at=now
             )
-            for hook in hooks:
-                await hook(session, records, final)
+            for part in parts:
+                await part(session, records, final)
 
         def committed() -> None:
             self._remember(final)

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.app.case_service import Fence
 from suite.clock import utc_now
 from suite.domain.case import Case
 from suite.domain.envelope import Source
@@ -217,3 +218,19 @@ class RoomLeases:
             raise RoomNotServed(
                 f"room {case.room} has been taken over ({exc}); this instance no longer serves it"
             ) from None
+
+
+def outside_live_leases(clock: Callable[[], datetime]) -> Fence:
+    """A fence for a process that serves no room (the command line working on the database
+    alone): it refuses a room's write while an instance holds the room's lease, since that
+    instance's memory (alarms, cases) would not see it and its fence would be bypassed."""
+
+    async def fence(session: AsyncSession, case: Case, source: Source) -> None:
+        lease = await store.get(session, room_lease(case.room))
+        if lease is not None and lease.live(clock()):
+            raise RoomNotServed(
+                f"room {case.room} is served by the running instance {lease.owner}; send the"
+                " command through it (its MQTT broker did not answer), nothing was written"
+            )
+
+    return fence

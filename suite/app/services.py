@@ -5,7 +5,7 @@ sample path every device source feeds, and the people's actions.
 
 from __future__ import annotations
 
-from suite.app.actions import Actions, Assign, Replay
+from suite.app.actions import Actions
 from suite.app.alarm_service import AlarmService
 from suite.app.context import Component, ServiceContext
 from suite.app.roles import Permissions
@@ -13,9 +13,7 @@ from suite.app.sample_intake import SampleIntake
 from suite.app.vitals_service import VitalsRecorder
 
 
-def build_application(
-    ctx: ServiceContext, *, replay: Replay | None = None, assign: Assign | None = None
-) -> list[Component]:
+def build_application(ctx: ServiceContext) -> list[Component]:
     """Fill `ctx` with the application services; returns those that run (alarms, store)."""
     s = ctx.settings
     m = s.mqtt
@@ -49,7 +47,5 @@ def build_application(
         clock=ctx.clock,
         stability=alarms,
         alarms=alarms,
-        replay=replay,
-        assign=assign,
     )
     return [alarms, recorder]

@@ -15,8 +15,6 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from suite.bus import Bus, BusOverflow
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised, AlarmSource, Category, Priority
 from suite.store.database import Database, StoreError
@@ -81,7 +79,7 @@ class SiteAlarm:
         try:
             async with db.session() as session:
                 found = await open_alarms(session, rooms=[SITE_ROOM])
-        except (StoreError, OSError, SQLAlchemyError) as exc:
+        except (StoreError, OSError) as exc:
             log.debug("site alarm %s: open alarms not read: %s", self.kind, exc)
             return
         for alarm, _origin in found:

@@ -141,6 +141,12 @@ class Database:
         except (SQLAlchemyError, ConnectionError) as exc:
             raise StoreError(f"the database could not be read: {_short(exc)}") from exc
 
+    async def read(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run the read-only `job` in a session of its own (`session`, so a driver error
+        comes out as `StoreError`) and return what it returns."""
+        async with self.session() as session:
+            return await job(session)
+
     async def write(
         self,
         job: Callable[[AsyncSession], Awaitable[T]],

@@ -158,7 +158,9 @@ def test_order_rules() -> None:
     assert SampleIntake._order(dev, 10, t0) == DUPLICATE
     assert SampleIntake._order(dev, 9, t0) == OUT_OF_ORDER
     assert SampleIntake._order(dev, 11, t0.replace(second=0, microsecond=1)) is None
-    assert SampleIntake._order(dev, 11, t0.replace(hour=8)) is None  # seq advanced; its clock went back
+    assert (
+        SampleIntake._order(dev, 11, t0.replace(hour=8)) is None
+    )  # seq advanced; its clock went back
     assert SampleIntake._order(dev, 0, later) is None  # the device restarted its counter
     no_seq = Device(last_at=t0)
     assert SampleIntake._order(no_seq, None, t0) == DUPLICATE

@@ -14,7 +14,6 @@ import pytest
 from adapters.mqtt.commands import CommandChannel
 from procsuite.cli import main
 from suite.app.alarm_service import AlarmService
-from suite.app.audit import audit_trail
 from suite.app.case_service import CaseService
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample
@@ -22,6 +21,7 @@ from suite.domain.alarms.parameters import Param
 from suite.domain.envelope import Source
 from suite.settings import Role
 from suite.store import audit_log
+from suite.store.audit_trail import audit_trail
 from tests.actions import actions_for
 from tests.scenarios import schedule
 
