@@ -89,14 +89,15 @@ async def test_it_sees_a_quarantined_hl7_message_and_an_unmatched_image(tmp_path
                     await shows(pilot, "Integration (IT)")
                     await until(
                         pilot,
-                        lambda: "quarantine: 1" in words(shown(app)),
+                        lambda: "quarantined: AE" in shown(app),
                         what="the quarantined message in the IT view",
                     )
-                    text = words(shown(app))
-                    assert f"id={quarantined['id']}, type=ORM" in text
-                    assert "reason=AE" in text
-                    assert f"sop_instance_uid={stray.SOPInstanceUID}" in text
-                    assert "patient_id=WALKIN-9, accession=ACC-NOPE" in text
+                    text = shown(app)
+                    row = next(line for line in text.splitlines() if "quarantined: AE" in line)
+                    assert f" OUT  {quarantined['id']} " in row and "ORM" in row and " AE " in row
+                    image = next(line for line in text.splitlines() if "WALKIN-9" in line)
+                    assert "ACC-NOPE" in image and str(stray.SOPInstanceUID) in image
+                    assert "1 with a problem" in words(text)
     finally:
         await receiver.stop()
 
