@@ -145,6 +145,43 @@ def images(dicom: Mapping[str, Any] | None) -> list[ImageRow]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class AssociationRow:
+    calling_ae: str
+    address: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+    outcome: str  # open / released / aborted / rejected / closed
+    asked: str  # "C-STORE 3, C-ECHO 1"
+    refused: str  # "C-STORE 0xA700 1"
+
+    @property
+    def problem(self) -> bool:
+        return bool(self.refused) or self.outcome in ("aborted", "rejected")
+
+
+def _counts(value: Any) -> str:
+    found = _obj(value)
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
+def associations(dicom: Mapping[str, Any] | None) -> list[AssociationRow]:
+    """The latest DICOM associations (open first, then newest closed)."""
+    listed = _obj(_obj(dicom).get("associations")).get("recent")
+    return [
+        AssociationRow(
+            _s(m.get("calling_ae")),
+            _s(m.get("address")),
+            jr.time(m.get("opened_at"), f"{w}.opened_at"),
+            jr.time(m.get("closed_at"), f"{w}.closed_at"),
+            _s(m.get("outcome")),
+            _counts(m.get("asked")),
+            _counts(m.get("refused")),
+        )  # fmt: skip
+        for m, w in jr.objects(listed, "dicom.associations.recent")
+    ]
+
+
 def segments(raw: str, width: int) -> list[str]:
     """A raw HL7 message as lines: one segment a line, a long segment broken only at a field
     separator (never inside a field), continuation lines indented."""

@@ -71,6 +71,13 @@ def it_status() -> dict[str, object]:
         },
         "dicom": {
             "instances": {"stored": 4, "linked": 3, "unmatched": 1},
+            "associations": {"active": 0, "rejected": 1, "recent": [
+                {"calling_ae": "FLUORO_IR1", "address": "10.0.0.5:40112", "opened_at": iso(NOW),
+                 "closed_at": iso(NOW), "outcome": "released", "asked": {"C-STORE": 3},
+                 "refused": {"C-STORE 0xA700": 1}},
+                {"calling_ae": "ROGUE", "address": "10.0.0.9:5000", "opened_at": iso(NOW),
+                 "closed_at": iso(NOW), "outcome": "rejected", "asked": {}, "refused": {}},
+            ]},
             "unmatched": [{"sop_instance_uid": "1.2.3.9", "patient_id": "MRN0009",
                            "accession": "", "modality": "XA", "received_at": iso(NOW)}],
         },
@@ -113,7 +120,10 @@ async def test_an_unmatched_image_is_assigned_by_picking_a_case(fake: FakeSuiteC
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
         await pilot.press("i")
-        await shows(pilot, "DICOM: unmatched images  1 listed")
+        text = await shows(pilot, "DICOM: unmatched images  1 listed")
+        fluoro = next(line for line in text.splitlines() if "FLUORO_IR1" in line)
+        assert "RELEASED" in fluoro and "C-STORE 3" in fluoro and "C-STORE 0xA700 1" in fluoro
+        assert "REJECTED" in next(line for line in text.splitlines() if "ROGUE" in line)
         app.screen.query_one("#images").focus()
         await pilot.press("g")
         await shows(pilot, "to which case? Enter picks")

@@ -62,6 +62,7 @@ class IntegrationScreen(SuiteScreen):
         self._message_sig: tuple[Any, ...] | None = None
         self._images: list[ImageRow] = []
         self._image_sig: tuple[Any, ...] | None = None
+        self._assoc_sig: tuple[Any, ...] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static("Integration (IT)", classes="title")
@@ -73,6 +74,9 @@ class IntegrationScreen(SuiteScreen):
             yield Static(id="it-dicom", classes="panel")
             images: DataTable[Text] = DataTable(id="images", cursor_type="row", classes="it-list")
             yield images
+            yield Static(id="it-assoc", classes="panel")
+            assoc: DataTable[Text] = DataTable(id="assoc", cursor_type="row", classes="it-list")
+            yield assoc
             devices: DataTable[Text] = DataTable(id="devices", cursor_type="row")
             yield devices
             yield Static(id="service", classes="panel")
@@ -101,6 +105,12 @@ class IntegrationScreen(SuiteScreen):
             ("accession", "Accession"), ("uid", "SOP Instance UID"),
         ):  # fmt: skip
             images.add_column(title, key=key)
+        assoc = self.query_one("#assoc", DataTable)
+        for key, title in (
+            ("ae", "Calling AE"), ("from", "From"), ("opened", "Opened"), ("closed", "Closed"),
+            ("outcome", "Outcome"), ("asked", "Asked"), ("refused", "Refused"),
+        ):  # fmt: skip
+            assoc.add_column(title, key=key)
         super().on_mount()
 
     def draw(self, model: SuiteModel, now: datetime) -> None:
@@ -121,6 +131,7 @@ class IntegrationScreen(SuiteScreen):
         dicom = data.get("dicom") if isinstance(data.get("dicom"), Mapping) else None
         self._draw_messages(hl7)
         self._draw_images(dicom)
+        self._draw_associations(dicom)
         self._draw_devices(model, now)
         counters = self.suite.client.counters()
         link = model.link
@@ -231,6 +242,28 @@ class IntegrationScreen(SuiteScreen):
         uids = [im.sop_instance_uid for im in rows]
         if selected is not None and selected.sop_instance_uid in uids:
             table.move_cursor(row=uids.index(selected.sop_instance_uid))
+
+    def _draw_associations(self, dicom: Mapping[str, Any] | None) -> None:
+        tz = self.suite.tz
+        rows = it_lists.associations(dicom)
+        head = Text("DICOM associations", style="bold underline")
+        head.append(f"  the latest {len(rows)}, open ones first" if rows else "  none reported")
+        self.put("#it-assoc", head)
+        if tuple(rows) == self._assoc_sig:
+            return
+        self._assoc_sig = tuple(rows)
+        table = self.query_one("#assoc", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for a in rows:
+            table.add_row(
+                a.calling_ae or "?", a.address, labels.clock_time(a.opened_at, tz),
+                labels.clock_time(a.closed_at, tz) if a.closed_at else "",
+                Text(a.outcome.upper(), style="bold reverse" if a.problem else ""),
+                a.asked or "-", Text(a.refused or "none", style="bold" if a.refused else ""),
+            )  # fmt: skip
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
 
     def selected_message(self) -> MessageRow | None:
         """The message the cursor is on, by its key (never by its position)."""
