@@ -83,7 +83,10 @@ async def test_a_refused_limit_form_stays_open_with_its_input_and_marks_the_fiel
         assert isinstance(form, LimitForm)
         await shows(pilot, "may be set within")
         assert form.query_one("#f-parameter", Choice).value == "spo2"
-        await pilot.press("ctrl+u", *"50", "enter", "enter", *"COPD", "enter")
+        await pilot.press("ctrl+u", "ctrl+s")  # a limit in force cannot be left blank
+        await shows(pilot, "the low limit is in force: it can be moved, not left blank")
+        assert fake.sent == []
+        await pilot.press(*"50", "enter", "enter", *"COPD", "enter")
         await shows(pilot, f"REFUSED {refusal}")
         assert app.screen is form  # still open, with what was typed
         assert form.query_one("#f-low", Input).value == "50"

@@ -91,6 +91,16 @@ class LimitForm(Form):
                 self.error(f"{name} {value[name]!r} is not a number")
                 self.query_one(f"#f-{name}", Input).focus()
                 return
+        in_force = self.limits.get(parameter)
+        for name in ("low", "high"):
+            if (
+                limits[name] is None
+                and in_force is not None
+                and getattr(in_force, name) is not None
+            ):
+                self.error(f"the {name} limit is in force: it can be moved, not left blank")
+                self.query_one(f"#f-{name}", Input).focus()
+                return
         if not value["reason"]:
             self.error("give a reason: it is recorded with the new limit")
             self.query_one("#f-reason", Input).focus()
