@@ -27,7 +27,6 @@ from suite.app.sample_intake import SampleIntake
 from suite.app.timeline import describe
 from suite.bus import Bus
 from suite.clock import iso
-from suite.domain.alarms.parameters import PARAMETERS
 from suite.domain.case import Case
 from suite.domain.codec import to_data
 from suite.domain.envelope import Recorded
@@ -202,7 +201,6 @@ class RoomStates:
     async def snapshot(self, room: str) -> dict[str, Any]:
         now = self.clock()
         case = self.cases.active_in_room(room)
-        engine = self.alarms.engine
         vitals = {
             param.value: {"value": value, "at": iso(at), "device": device}
             for param, (value, at, device) in self.samples.latest_in(room).items()
@@ -217,18 +215,15 @@ class RoomStates:
             }
             for name, dev in self.samples.devices_in(room).items()
         }
-        bounds = engine.config.adjust_bounds
         limits = {
             p.value: {
                 "low": lim.low,
                 "high": lim.high,
                 "delay_s": lim.delay_s,
                 # what a nurse may set for this patient (the form shows it before a mistake)
-                "allowed": list(
-                    bounds.get(p, (PARAMETERS[p].physical_min, PARAMETERS[p].physical_max))
-                ),
+                "allowed": list(self.alarms.adjust_bounds(p)),
             }
-            for p, lim in engine.limits(room).items()
+            for p, lim in self.alarms.limits(room).items()
         }
         return {
             "room": room,
@@ -255,9 +250,9 @@ class RoomStates:
                     "reason": a.reason,
                     "at": iso(a.at),
                 }
-                for a in engine.adjusted_limits(room)
+                for a in self.alarms.adjusted_limits(room)
             ],  # fmt: skip
-            "baseline": {p.value: v for p, v in engine.baseline(room).items()},
+            "baseline": {p.value: v for p, v in self.alarms.baseline(room).items()},
             "devices": devices,
             "alarms": [alarm_view(a) for a in self.alarms.active(room)],
             "vitals_stable_since": iso(self.alarms.vitals_stable_since(room)),

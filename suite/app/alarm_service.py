@@ -25,7 +25,7 @@ from suite.app.alarm_records import limit_from_payload
 from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
 from suite.domain import events as e
-from suite.domain.alarms.config import AlarmConfig
+from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.engine import AlarmEngine, VitalSample
 from suite.domain.alarms.errors import AlarmAlreadyCleared
 from suite.domain.alarms.model import (
@@ -37,7 +37,7 @@ from suite.domain.alarms.model import (
     LimitAdjusted,
     Priority,
 )
-from suite.domain.alarms.parameters import Param
+from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.case import Case
 from suite.store import alarms as alarm_store
 from suite.store import vitals as vitals_store
@@ -188,6 +188,24 @@ class AlarmService:
 
     def get(self, alarm_id: str) -> Alarm | None:
         return self.journal.get(alarm_id)
+
+    def limits(self, room: str) -> dict[Param, Limit]:
+        """The limits in force in `room` (its phase's, with any patient adjustment)."""
+        return dict(self.engine.limits(room))
+
+    def adjust_bounds(self, param: Param) -> tuple[float, float]:
+        """What a limit of `param` may be set to for a patient: the configured bounds, else
+        the parameter's physical range (shown by the dashboard's limit form)."""
+        info = PARAMETERS[param]
+        return self.engine.config.adjust_bounds.get(param, (info.physical_min, info.physical_max))
+
+    def adjusted_limits(self, room: str) -> list[LimitAdjusted]:
+        """The per-patient limit changes in force in `room`."""
+        return list(self.engine.adjusted_limits(room))
+
+    def baseline(self, room: str) -> dict[Param, float]:
+        """The patient's own baseline (for the embolism pattern), by parameter."""
+        return dict(self.engine.baseline(room))
 
     @property
     def listeners(self) -> list[Callable[[str], None]]:
