@@ -46,6 +46,12 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     from adapters.hl7.component import hl7_components
 
     components += hl7_components(ctx)
+    from adapters.devices.component import device_components
+
+    components += device_components(ctx)
+    from adapters.devices.sdc.wiring import sdc_components
+
+    components += sdc_components(ctx)
     return components
 
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import click
 
+from adapters.devices.cli import devices_group
 from adapters.dicom.cli import dicom_group
 from adapters.hl7.cli import hl7_group
 from adapters.mqtt.broker_cli import broker_group
@@ -97,6 +98,7 @@ for _command in (
     vitals_group,
     dicom_group,
     hl7_group,
+    devices_group,
     broker_group,
     audit_command,
     simulate,

@@ -55,6 +55,7 @@ from simulators.monitor import Monitor
 from simulators.mqtt_commands import CommandLink, LinkError
 from simulators.nurse import ScriptedNurse
 from simulators.patient_events import EventfulMonitorModel, PatientEvent
+from simulators.pcd01_gateway import Pcd01Gateway
 from simulators.waiting import NotListening, first_of, mqtt_ready, wait_listening
 from suite.domain.values import phases_for
 from suite.errors import ProcsuiteError
@@ -89,6 +90,8 @@ class Demo:
     write: Callable[[str], None]
     started: float = field(default_factory=time.perf_counter)
     headless: bool = True
+    pcd01_rooms: tuple[str, ...] = ()
+    """Rooms whose monitor reaches procsuite through a PCD-01 gateway instead of MQTT."""
 
     def __post_init__(self) -> None:
         self.progress = Progress(self.clock, self.write, zone=self.zone)
@@ -166,6 +169,7 @@ class Demo:
                 (s.dicom_port, "the DICOM listener"),
                 (s.hl7_port, "the HL7 listener"),
                 (self.his_port, "the simulated HIS receiver"),
+                *([(s.devices.pcd01.port, "the PCD-01 listener")] if self.pcd01_rooms else []),
             ):
                 await wait_listening("127.0.0.1", port, timeout_s=30.0, what=what)
         except NotListening as exc:
@@ -173,15 +177,27 @@ class Demo:
         self.write(
             f"procsuite demo ready in {time.perf_counter() - self.started:.1f} s:"
             f" MQTT {s.mqtt_url}, DICOM {s.dicom_port} (AE {s.dicom.ae_title}), HL7 {s.hl7_port},"
-            f" simulated HIS on {self.his_port}; data in {s.data_dir};"
+            f" simulated HIS on {self.his_port};"
+            + (
+                f" PCD-01 {s.devices.pcd01.port} ({', '.join(self.pcd01_rooms)});"
+                if self.pcd01_rooms
+                else ""
+            )
+            + f" data in {s.data_dir};"
             f" speed {self.clock.speed:g}x from {self.clock.now().astimezone(self.zone):%H:%M}"
         )
 
     # ---- the day ---------------------------------------------------------------------------
 
-    def _monitors(self) -> list[Monitor]:
+    def _monitors(self) -> list[Monitor | Pcd01Gateway]:
+        pcd01 = self.settings.devices.pcd01
         return [
-            Monitor(
+            Pcd01Gateway(
+                run.model, host="127.0.0.1", port=pcd01.port, location=f"IR^{run.day.room}^1",
+                device=DEVICE, clock=self.clock, room=run.day.room,
+            )
+            if run.day.room in self.pcd01_rooms
+            else Monitor(
                 run.model, room=run.day.room, device=DEVICE, clock=self.clock,
                 site=self.settings.site, mqtt_url=self.mqtt_url,
             )

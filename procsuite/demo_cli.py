@@ -77,7 +77,13 @@ def port_for(port: int, *, what: str, option: str) -> int:
 
 
 def demo_settings(
-    base: dict[str, Any], *, data_dir: Path, speed: float, ports: dict[str, int], user: str
+    base: dict[str, Any],
+    *,
+    data_dir: Path,
+    speed: float,
+    ports: dict[str, int],
+    user: str,
+    pcd01: bool = False,
 ) -> Settings:
     """The service's settings for the demo (over the configuration file and environment)."""
     users = dict(USERS)
@@ -100,6 +106,7 @@ def demo_settings(
             "retry_max_s": 5.0,
         },
         alarms={"config": speed_allowances(speed), "tick_s": 0.25},
+        devices={"pcd01": {"enabled": pcd01, "port": ports.get("pcd01", 2577)}},
     )
 
 
@@ -179,6 +186,14 @@ async def _dashboard(demo: Demo, stop: asyncio.Event, *, user: str) -> None:
     "--his-port", default=2576, show_default=True, help="Simulated HIS receiver (0: any)."
 )
 @click.option(
+    "--pcd01-room",
+    "pcd01_rooms",
+    multiple=True,
+    type=click.Choice(ROOMS),
+    help="This room's monitor sends IHE PCD-01 through a gateway instead of MQTT (repeatable).",
+)
+@click.option("--pcd01-port", default=2577, show_default=True, help="PCD-01 listener (0: any).")
+@click.option(
     "--start",
     "start_text",
     default=None,
@@ -219,10 +234,13 @@ def demo_command(ctx: click.Context, /, **opts: Any) -> None:
             "hl7": port_for(opts["hl7_port"], what="HL7", option="--hl7-port"),
             "his": port_for(opts["his_port"], what="simulated HIS", option="--his-port"),
         }
+        if opts["pcd01_rooms"]:
+            ports["pcd01"] = port_for(opts["pcd01_port"], what="PCD-01", option="--pcd01-port")
         fresh_data_dir(data_dir)
         settings = demo_settings(
-            base, data_dir=data_dir, speed=opts["speed"], ports=ports, user=opts["user"]
-        )
+            base, data_dir=data_dir, speed=opts["speed"], ports=ports, user=opts["user"],
+            pcd01=bool(opts["pcd01_rooms"]),
+        )  # fmt: skip
     except (DemoError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     headless = bool(opts["headless"])
@@ -232,7 +250,7 @@ def demo_command(ctx: click.Context, /, **opts: Any) -> None:
     try:
         summary = asyncio.run(
             _run(settings, start=start, speed=opts["speed"], headless=headless, user=opts["user"],
-                 his_port=ports["his"], began=began)
+                 his_port=ports["his"], began=began, pcd01_rooms=tuple(opts["pcd01_rooms"]))
         )  # fmt: skip
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
@@ -259,6 +277,7 @@ async def _run(
     user: str,
     his_port: int,
     began: float,
+    pcd01_rooms: tuple[str, ...] = (),
 ) -> DemoSummary:
     from simulators.clock import SimClock
 
@@ -284,6 +303,7 @@ async def _run(
         write=say,
         started=began,
         headless=headless,
+        pcd01_rooms=pcd01_rooms,
     )
 
     async def ui(stop_ui: asyncio.Event) -> None:

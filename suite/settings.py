@@ -19,9 +19,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from suite.device_settings import DevicesSettings
 from suite.domain.dose import DoseThresholds
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
 from suite.errors import ConfigError
+from suite.settings_sdc import SdcSettings
 
 
 class Role(StrEnum):
@@ -408,10 +410,12 @@ class Settings(BaseSettings):
     dicom: DicomSettings = Field(default_factory=DicomSettings)
     dose: DoseSettings = Field(default_factory=DoseSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    sdc: SdcSettings = Field(default_factory=SdcSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
+    devices: DevicesSettings = Field(default_factory=DevicesSettings)
 
     @field_validator("dicom_port", "hl7_port")
     @classmethod

@@ -244,6 +244,7 @@ class DeviceView:
     online: bool | None
     last_sample_at: datetime | None = None
     samples: int | None = None
+    kind: str = ""  # how it reaches procsuite: mqtt, pcd01 (HL7 gateway) or sdc
 
 
 @dataclass(frozen=True, slots=True)

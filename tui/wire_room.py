@@ -254,6 +254,7 @@ def room_state(data: Mapping[str, Any], where: str = "state") -> RoomState:
             online=d.get("online") if isinstance(d.get("online"), bool) else None,
             last_sample_at=jr.time(d.get("last_sample_at"), f"{where}.devices.{name}"),
             samples=d.get("samples") if isinstance(d.get("samples"), int) else None,
+            kind=str(d.get("kind") or ""),
         )
         for name, d in (
             (n, jr.obj(x, f"{where}.devices.{n}"))

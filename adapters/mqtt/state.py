@@ -207,6 +207,7 @@ class RoomStates:
         }
         devices = {
             name: {
+                "kind": dev.kind or None,
                 "online": dev.online,
                 "last_sample_at": iso(dev.last_at),
                 "last_received_at": iso(dev.last_received),

@@ -121,6 +121,17 @@ class AlarmService:
         )
         self._emit(events, ENGINE)
 
+    def device_alarm(
+        self, room: str, device: str, *, kind: str, message: str, priority: Priority
+    ) -> None:
+        """An alarm condition the device itself reports (an SDC alert condition), shown with
+        the device's priority; one per (room, device, kind), ended by `clear_technical`. It
+        stands beside procsuite's own alarms: it never replaces, ends or silences them."""
+        events = self.engine.technical(
+            room, device, kind=kind, message=message, now=self.clock(), priority=priority
+        )
+        self._emit(events, ENGINE)
+
     def forget_device(self, room: str, device: str) -> None:
         """A monitor was removed on purpose (its retained status deleted)."""
         self._emit(self.engine.forget_device(room, device, now=self.clock()), ENGINE)

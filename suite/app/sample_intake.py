@@ -55,6 +55,7 @@ _TECH_KIND = {k.OVERSIZE: "oversize_payload", k.MALFORMED: "malformed_payload"}
 
 @dataclass(slots=True)
 class Device:
+    kind: str = ""  # how it reaches procsuite: "mqtt", "pcd01", "sdc" (from its first sample)
     online: bool | None = None
     last_at: datetime | None = None  # device time of the last accepted sample
     last_received: datetime | None = None
@@ -123,6 +124,7 @@ class SampleIntake:
         sample = decoded.sample
         room, device = sample.room, sample.device
         dev = self.device(room, device)
+        dev.kind = dev.kind or source
         if self._too_dense(dev, sample.at):
             detail = f"over {self.max_device_rate} samples per second of device time"
             self.fault(room, device, FLOODING, detail)

@@ -163,7 +163,7 @@ class IntegrationScreen(SuiteScreen):
                 rows.append(
                     (
                         room,
-                        device.name,
+                        f"{device.name} ({device.kind})" if device.kind else device.name,
                         status,
                         f"{labels.clock_time(last, tz)}{age}",
                         str(device.samples if device.samples is not None else "-"),
