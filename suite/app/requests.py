@@ -45,6 +45,7 @@ class LogStep:
     step: str
     words: Sequence[str] = ()
     at: datetime | None = None  # None: now
+    seen_version: int | None = None  # the case version the form was filled in on (stale.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ class Resync:
 
 
 @dataclass(frozen=True, slots=True)
+class WhoAmI:
+    """Who the caller is: role, what it may do, the site's drug lists, the service's time."""
+
+
+@dataclass(frozen=True, slots=True)
 class StepLogged:
     case_id: str
     phase: str
@@ -104,7 +110,14 @@ class StepLogged:
 
 
 Request = (
-    LogStep | ScheduleCase | AcknowledgeAlarm | AdjustLimit | ReplayMessage | AssignImage | Resync
+    LogStep
+    | ScheduleCase
+    | AcknowledgeAlarm
+    | AdjustLimit
+    | ReplayMessage
+    | AssignImage
+    | Resync
+    | WhoAmI
 )
 
 # The action name of each request on the command channel and in the permission table.
@@ -116,4 +129,5 @@ ACTION_OF: dict[type, str] = {
     ReplayMessage: "hl7_replay",
     AssignImage: "dicom_assign",
     Resync: "resync",
+    WhoAmI: "whoami",
 }
