@@ -58,6 +58,7 @@ from simulators.mqtt_commands import CommandLink, LinkError
 from simulators.nurse import ScriptedNurse
 from simulators.patient_events import EventfulMonitorModel, PatientEvent
 from simulators.pcd01_gateway import Pcd01Gateway
+from simulators.sdc_monitor import SdcMonitor
 from simulators.waiting import NotListening, first_of, mqtt_ready, wait_listening
 from suite.domain.values import phases_for
 from suite.errors import ProcsuiteError
@@ -93,6 +94,7 @@ class Demo:
     started: float = field(default_factory=time.perf_counter)
     headless: bool = True
     pcd01_rooms: tuple[str, ...] = ()
+    sdc_rooms: tuple[str, ...] = ()
     """Rooms whose monitor reaches procsuite through a PCD-01 gateway instead of MQTT."""
 
     def __post_init__(self) -> None:
@@ -195,16 +197,19 @@ class Demo:
                 if self.pcd01_rooms
                 else ""
             )
+            + (f" SDC monitor in {', '.join(self.sdc_rooms)};" if self.sdc_rooms else "")
             + f" data in {s.data_dir};"
             f" speed {self.clock.speed:g}x from {self.clock.now().astimezone(self.zone):%H:%M}"
         )
 
     # ---- the day ---------------------------------------------------------------------------
 
-    def _monitors(self) -> list[Monitor | Pcd01Gateway]:
+    def _monitors(self) -> list[Monitor | Pcd01Gateway | SdcRoomMonitor]:
         pcd01 = self.settings.devices.pcd01
         return [
-            Pcd01Gateway(
+            SdcRoomMonitor(run.model, room=run.day.room, clock=self.clock)
+            if run.day.room in self.sdc_rooms
+            else Pcd01Gateway(
                 run.model, host="127.0.0.1", port=pcd01.port, location=f"IR^{run.day.room}^1",
                 device=DEVICE, clock=self.clock, room=run.day.room,
             )
@@ -450,3 +455,28 @@ class Demo:
             hl7_out=list(self.hl7.received),
             extra_problems=problems,
         )
+
+
+SDC_REPORTS_PER_S = 4.0  # a real monitor's pace, whatever the demo's speed
+
+
+class SdcRoomMonitor:
+    """A room's monitor as an IEEE 11073 SDC provider (found by discovery on its location)."""
+
+    def __init__(self, model: Any, *, room: str, clock: SimClock) -> None:
+        self.room = room
+        self.model = model
+        self.clock = clock
+        self.provider = SdcMonitor(location=sdc_location(room), name=f"{room} SDC monitor")
+
+    async def run(self) -> int:
+        """Publish the patient's values until cancelled (with the service)."""
+        return await self.provider.run(
+            self.model, clock=self.clock, duration_s=None, stop=asyncio.Event(),
+            max_reports_per_s=SDC_REPORTS_PER_S,
+        )  # fmt: skip
+
+
+def sdc_location(room: str) -> dict[str, str]:
+    """Where the demo's SDC monitor of `room` says it is (the consumer filters on it)."""
+    return {"fac": "DEMO", "poc": "IR", "rm": room}

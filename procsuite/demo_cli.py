@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
-from procsuite.demo import Demo, DemoError
-from simulators.demo_day import ROOMS, STATIONS, USERS, day_start, speed_allowances
+from procsuite.demo import Demo, DemoError, sdc_location
+from simulators.demo_day import DEVICE, ROOMS, STATIONS, USERS, day_start, speed_allowances
 from simulators.demo_report import DemoSummary
 from suite.settings import Settings, SettingsError, load_settings
 
@@ -84,6 +84,7 @@ def demo_settings(
     ports: dict[str, int],
     user: str,
     pcd01: bool = False,
+    sdc_rooms: tuple[str, ...] = (),
 ) -> Settings:
     """The service's settings for the demo (over the configuration file and environment)."""
     users = dict(USERS)
@@ -107,6 +108,13 @@ def demo_settings(
         },
         alarms={"config": speed_allowances(speed), "tick_s": 0.25},
         devices={"pcd01": {"enabled": pcd01, "port": ports.get("pcd01", 2577)}},
+        sdc={
+            "enabled": bool(sdc_rooms),
+            "providers": [
+                {"device": DEVICE, "room": room, "location": sdc_location(room)}
+                for room in sdc_rooms
+            ],
+        },
     )
 
 
@@ -122,8 +130,10 @@ def _log_to(level: str, *, path: Path | None) -> logging.Handler:
     root.setLevel(level.upper())
     for noisy in ("pynetdicom", "transitions", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # The embedded broker warns at shutdown about the monitors' last messages in flight.
+    # The embedded broker warns at shutdown about the monitors' last messages in flight;
+    # sdc11073 warns of every report whose states carry the demo's simulated time.
     logging.getLogger("amqtt").setLevel(logging.ERROR)
+    logging.getLogger("sdc.client.mdib").setLevel(logging.ERROR)
     return handler
 
 
@@ -194,6 +204,13 @@ async def _dashboard(demo: Demo, stop: asyncio.Event, *, user: str) -> None:
 )
 @click.option("--pcd01-port", default=2577, show_default=True, help="PCD-01 listener (0: any).")
 @click.option(
+    "--sdc-room",
+    "sdc_rooms",
+    multiple=True,
+    type=click.Choice(ROOMS),
+    help="This room's monitor is an IEEE 11073 SDC provider instead of MQTT (repeatable).",
+)
+@click.option(
     "--start",
     "start_text",
     default=None,
@@ -241,7 +258,7 @@ def demo_command(ctx: click.Context, /, **opts: Any) -> None:
         fresh_data_dir(data_dir)
         settings = demo_settings(
             base, data_dir=data_dir, speed=opts["speed"], ports=ports, user=opts["user"],
-            pcd01=bool(opts["pcd01_rooms"]),
+            pcd01=bool(opts["pcd01_rooms"]), sdc_rooms=tuple(opts["sdc_rooms"]),
         )  # fmt: skip
     except (DemoError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -255,7 +272,8 @@ def demo_command(ctx: click.Context, /, **opts: Any) -> None:
     try:
         summary = asyncio.run(
             _run(settings, start=start, speed=opts["speed"], headless=headless, user=opts["user"],
-                 his_port=ports["his"], began=began, pcd01_rooms=tuple(opts["pcd01_rooms"]))
+                 his_port=ports["his"], began=began, pcd01_rooms=tuple(opts["pcd01_rooms"]),
+                 sdc_rooms=tuple(opts["sdc_rooms"]))
         )  # fmt: skip
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
@@ -283,6 +301,7 @@ async def _run(
     his_port: int,
     began: float,
     pcd01_rooms: tuple[str, ...] = (),
+    sdc_rooms: tuple[str, ...] = (),
 ) -> DemoSummary:
     from simulators.clock import SimClock
 
@@ -309,6 +328,7 @@ async def _run(
         started=began,
         headless=headless,
         pcd01_rooms=pcd01_rooms,
+        sdc_rooms=sdc_rooms,
     )
 
     async def ui(stop_ui: asyncio.Event) -> None:

@@ -210,11 +210,22 @@ class SdcMonitor:
             state.Presence = present
 
     async def run(
-        self, model: MonitorModel, *, clock: SimClock, duration_s: float | None, stop: asyncio.Event
+        self,
+        model: MonitorModel,
+        *,
+        clock: SimClock,
+        duration_s: float | None,
+        stop: asyncio.Event,
+        max_reports_per_s: float | None = None,
     ) -> int:
         """Publish the model's ticks on the simulated clock until `stop` (or `duration_s`);
-        returns the number published."""
+        returns the number published. With `max_reports_per_s`, a sped-up clock publishes
+        only the latest tick when reports would come faster than that (a real monitor sends
+        1-4 a second, and sdc11073 delivers about 20 a second to a subscriber)."""
         await asyncio.to_thread(self.start)
+        gap_s = 1.0 / max_reports_per_s if max_reports_per_s else 0.0
+        last = -gap_s
+        loop = asyncio.get_running_loop()
         try:
             n = 0
             while not stop.is_set():
@@ -222,7 +233,8 @@ class SdcMonitor:
                 if duration_s is not None and tick.t_s > duration_s:
                     break
                 await clock.sleep_until_elapsed(tick.t_s)
-                if tick.message is not None:
+                if tick.message is not None and loop.time() - last >= gap_s:
+                    last = loop.time()
                     values = {
                         k: (float(v) if v is not None else None)
                         for k, v in tick.message.values.items()

@@ -7,6 +7,7 @@ every second for the clocks and countdowns), so a busy suite costs a bounded red
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -21,13 +22,17 @@ from textual.message import Message
 from textual.screen import Screen
 
 from suite.clock import utc_now
-from tui.client import SuiteClient
+from tui.client import OFFLINE, TIMEOUT, SuiteClient
+from tui.identity import Identity, identity
+from tui.json_reader import WireError
 from tui.model import SuiteModel
 from tui.screens.base import SuiteScreen
 from tui.screens.board import BoardScreen
 from tui.screens.case import CaseScreen
 from tui.screens.integration import IntegrationScreen
+from tui.screens.refused import RefusedScreen
 from tui.screens.vitals import VitalsScreen
+from tui.service_clock import ServiceClock
 from tui.views import AlarmUpdate, ConnectionStatus, Reply, RoomState, ServiceStatus
 from tui.widgets import ResultLine
 
@@ -75,9 +80,18 @@ class SuiteApp(App[None]):
         self.last_resync: tuple[datetime, Reply] | None = None
         self.redraws = 0
         self._redraw_pending = False
+        self.service_clock = ServiceClock()
+        self.identity: Identity | None = None  # what the service said of this user at start
+        self.refused: str = ""  # why the service refused this user, when it did
 
     def now(self) -> datetime:
-        return self.clock()
+        """The service's time when it has said it (every time on screen is the service's),
+        else this terminal's clock."""
+        return self.service_clock.now() or self.clock()
+
+    @property
+    def role(self) -> str:
+        return self.identity.role if self.identity is not None else ""
 
     # ---- start-up and the feeds ---------------------------------------------------------------
 
@@ -92,6 +106,33 @@ class SuiteApp(App[None]):
         ):
             self.run_worker(self._read(stream), name=f"read-{name}", group="feeds")
         self.set_interval(self.tick_s, self.schedule_redraw)
+        self.run_worker(self._whoami(), name="whoami", group="whoami")
+
+    WHOAMI_RETRY_S = 1.0
+
+    async def _whoami(self) -> None:
+        """Ask the service who this user is until it answers; an unknown user is refused
+        here, at start, not at the first command."""
+        while True:
+            reply = await self.client.send("whoami")
+            if reply.ok:
+                try:
+                    found = identity(reply.result)
+                except WireError as exc:
+                    log.warning("tui: unreadable whoami answer: %s", exc)
+                    return
+                self.identity = found
+                if found.now is not None:
+                    self.service_clock.anchor(found.now)
+                self.schedule_redraw()
+                return
+            if reply.rule == "unknown-action":
+                return  # an older service: no roles to learn, the commands still say
+            if reply.rule not in (OFFLINE, TIMEOUT):
+                self.refused = reply.error or reply.rule
+                self.push_screen(RefusedScreen(self.client.user, self.client.where, self.refused))
+                return
+            await asyncio.sleep(self.WHOAMI_RETRY_S)
 
     async def _read(self, stream: AsyncIterator[Any]) -> None:
         async for item in stream:
@@ -101,6 +142,8 @@ class SuiteApp(App[None]):
         item = message.item
         model = self.model
         if isinstance(item, RoomState):
+            self.service_clock.observe(item.at)
+            model.clock_rate = self.service_clock.rate
             model.apply_state(item)
         elif isinstance(item, AlarmUpdate):
             model.apply_alarm(item)
@@ -149,8 +192,21 @@ class SuiteApp(App[None]):
         **fields: Any,
     ) -> None:
         """Send a command in a worker; `line` shows "sending", then DONE or REFUSED."""
+        if self.refused:
+            line.problem(f"user {self.client.user} is refused by the service: {self.refused}")
+            return
         line.pending(what)
         self.run_worker(self._command(what, action, fields, line, on_reply), group="commands")
+
+    async def send_command(self, what: str, action: str, **fields: Any) -> Reply:
+        """Send a command now and return its reply (a form that stays open on a refusal)."""
+        if self.refused:
+            return Reply(
+                "", False, error=f"user {self.client.user} is refused", rule="unknown-user"
+            )
+        reply = await self.client.send(action, **fields)
+        self.replies.append((what, reply))
+        return reply
 
     async def _command(
         self,
@@ -170,6 +226,8 @@ class SuiteApp(App[None]):
     # ---- navigation -------------------------------------------------------------------------
 
     def _show(self, screen: Screen[Any]) -> None:
+        if self.refused:
+            return  # an unknown user is shown nothing of the suite
         top = self.screen
         if isinstance(top, SuiteScreen) and not isinstance(top, BoardScreen):
             self.switch_screen(screen)

@@ -31,6 +31,11 @@ def header(case: CaseView, now: datetime, tz: tzinfo | None) -> Text:
     elapsed = procedure_elapsed(case, now)
     if elapsed is not None:
         text.append(f"  procedure {labels.duration(elapsed)}")
+    text.append("\n")
+    text.append_text(time_out(case, tz))
+    if case.phase in ("checked_in", "pre_procedure") and case.checklist_missing:
+        text.append("\nChecklist missing: ", style="bold")
+        text.append(", ".join(case.checklist_missing))
     for warning in case.warnings:
         text.append("\nWARNING ", style="bold black on yellow")
         text.append(warning)
@@ -117,15 +122,20 @@ def checklist(case: CaseView, tz: tzinfo | None) -> Text:
             extra = f" {case.labs}"
         shown = status.replace("_", " ") or "MISSING"
         text.append(f"{mark} {item.value} {shown}{extra}\n", style=style)
-    text.append("Time-out: ", style="bold")
-    if case.time_out:
-        text.append(f"{case.time_out} at {labels.clock_time(case.time_out_at, tz)}\n")
-    else:
-        text.append("NOT SIGNED - needle steps locked\n", style="bold reverse")
     if case.sedation:
         text.append(f"Sedation: {', '.join(case.sedation)}\n")
     if case.local_anesthetics:
         text.append(f"Local: {', '.join(case.local_anesthetics)}\n")
+    return text
+
+
+def time_out(case: CaseView, tz: tzinfo | None) -> Text:
+    """One line, always in the case header: signed (by whom, when) or not."""
+    text = Text("Time-out: ", style="bold")
+    if case.time_out:
+        text.append(f"{case.time_out} at {labels.clock_time(case.time_out_at, tz)}")
+    else:
+        text.append("NOT SIGNED - needle steps locked", style="bold reverse")
     return text
 
 
@@ -197,12 +207,13 @@ def images_and_dose(case: CaseView, tz: tzinfo | None) -> Text:
     return text
 
 
-def timeline(case: CaseView, tz: tzinfo | None, *, last: int = 12) -> Text:
-    text = Text("Timeline (who logged what)\n", style="bold underline")
+def timeline(case: CaseView, tz: tzinfo | None, *, last: int = 6) -> Text:
+    """The newest `last` entries, newest first (so a short screen shows the latest)."""
+    text = Text("Timeline, newest first (who logged what)\n", style="bold underline")
     entries = case.timeline[-last:]
     if not entries:
         text.append("no timeline published\n", style="dim")
-    for entry in entries:
+    for entry in reversed(entries):
         text.append(f"{labels.clock_time(entry.at, tz)} {entry.what}")
         text.append(f"  {entry.actor} ({entry.source})\n", style="italic")
     return text

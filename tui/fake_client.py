@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from suite.app.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
+from suite.app.steps import STEPS
 from suite.clock import utc_now
 from tui.client import OFFLINE
 from tui.inbox import Inbox, InboxStreams
@@ -35,6 +37,21 @@ class FakeSuiteClient(InboxStreams):
         self.inbox = Inbox(user=user, clock=clock)
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.answer: Answer = lambda action, fields: Reply("", True, {"phase": "?"})
+        # The answer to `whoami` (not kept in `sent`); every step and action by default.
+        self.whoami: Reply = Reply(
+            "",
+            True,
+            {
+                "user": user,
+                "role": "technologist",
+                "actions": ["log_step", "ack_alarm", "adjust_limit", "schedule_case", "resync",
+                            "hl7_replay", "dicom_assign", "whoami"],
+                "steps": list(STEPS),
+                "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],
+                "local_anesthetics": list(DEFAULT_LOCAL_ANESTHETICS),
+                "now": None,
+            },
+        )  # fmt: skip
         self.connected = connected
         self._ids = 0
         self._stop = asyncio.Event()
@@ -68,6 +85,9 @@ class FakeSuiteClient(InboxStreams):
         command_id = f"{self.user}-fake-{self._ids}"
         if not self.connected:
             return Reply(command_id, False, error="not connected to the service", rule=OFFLINE)
+        if action == "whoami":
+            w = self.whoami
+            return Reply(command_id, w.ok, w.result, w.error, w.rule)
         self.sent.append((action, dict(fields)))
         answered = self.answer(action, dict(fields))
         reply = await answered if isinstance(answered, Awaitable) else answered

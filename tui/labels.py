@@ -97,3 +97,18 @@ def alarm_line(alarm: AlarmView, tz: tzinfo | None, *, room: bool = True) -> Tex
     text.append(f"{where} {alarm.message}  since {clock_time(alarm.raised_at, tz)}  ")
     text.append(alarm_state(alarm, tz), style="bold" if alarm.needs_ack else "")
     return text
+
+
+OUT_OF_LIMIT_STYLE = "bold reverse"
+
+
+def outside(number: float | None, low: float | None, high: float | None) -> str:
+    """ "LOW" / "HIGH" when `number` is outside the limits in force, else "" (the word marks
+    it, the colour only doubles it: monochrome terminals and colour-blind readers)."""
+    if number is None:
+        return ""
+    if low is not None and number < low:
+        return "LOW"
+    if high is not None and number > high:
+        return "HIGH"
+    return ""

@@ -53,6 +53,7 @@ class SuiteModel:
         self.service: ServiceStatus | None = None
         self.stale_since: datetime | None = None
         self.device_status: dict[tuple[str, str], bool | None] = {}
+        self.clock_rate = 1.0  # service seconds per real second (a simulated day runs faster)
         self.version = 0  # bumped by every change; screens redraw when it moved
         self._asof: dict[str, datetime] = {}
         self._cleared: OrderedDict[str, datetime] = OrderedDict()
@@ -172,11 +173,14 @@ class SuiteModel:
         return [a for a in self.active_alarms() if a.priority is Priority.HIGH]
 
     def room_stale(self, room: str, now: datetime) -> bool:
-        """Whether what is shown of `room` may be out of date."""
+        """Whether what is shown of `room` may be out of date: the snapshot is older than
+        `stale_after_s` real seconds by the service's clock (`now`, running at `clock_rate`)."""
         if not self.connected:
             return True
         state = self.rooms.get(room)
-        return state is None or (now - state.at).total_seconds() > self.stale_after_s
+        if state is None:
+            return True
+        return (now - state.at).total_seconds() / self.clock_rate > self.stale_after_s
 
 
 def sort_alarms(alarms: Iterable[AlarmView]) -> list[AlarmView]:

@@ -160,6 +160,17 @@ class ImageView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceivedImage:
+    """An image the service received for the case (DICOM), linked to a step or not."""
+
+    sop_instance_uid: str
+    series_uid: str
+    modality: str
+    received_at: datetime | None
+    linked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DoseView:
     air_kerma_mgy: float
     dap_gy_cm2: float
@@ -205,6 +216,7 @@ class CaseView:
     cement_working_time_s: float | None = None
     procedure_elapsed_s: float | None = None
     images: tuple[ImageView, ...] = ()
+    received_images: tuple[ReceivedImage, ...] = ()  # newest first
     dose: DoseView | None = None
     imaging_check: str = ""
     warnings: tuple[str, ...] = ()
@@ -226,6 +238,7 @@ class VitalView:
 class Limits:
     low: float | None
     high: float | None
+    allowed: tuple[float, float] | None = None  # what may be set for this patient
 
 
 @dataclass(frozen=True, slots=True)

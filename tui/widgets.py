@@ -66,32 +66,49 @@ class AlarmBanner(Static):
 
 
 class ResultLine(Static):
-    """The answer to the last command: done, or REFUSED with the rule in words."""
+    """The answer to the last command: done, or REFUSED with the rule in words. A line
+    expires (hides) after `expire_s`, a refusal after `refused_expire_s`, so an old answer
+    is never read as the answer to what was just done."""
+
+    expire_s = 30.0
+    refused_expire_s = 120.0
 
     def on_mount(self) -> None:
         self.display = False
+        self._shown = 0  # which message the expiry timer belongs to
+
+    def _show(self, text: Text, *, refused: bool, expire: bool = True) -> None:
+        self.display = True
+        self.set_class(refused, "-refused")
+        self.update(text)
+        self._shown = getattr(self, "_shown", 0) + 1
+        if expire:
+            shown = self._shown
+            after = self.refused_expire_s if refused else self.expire_s
+            self.set_timer(after, lambda: self._expire(shown))
+
+    def _expire(self, shown: int) -> None:
+        if shown == self._shown:
+            self.display = False
 
     def pending(self, what: str) -> None:
-        self.display = True
-        self.set_class(False, "-refused")
-        self.update(Text(f"sending: {what} ..."))
+        self._show(Text(f"sending: {what} ..."), refused=False, expire=False)
 
     def show_reply(self, what: str, reply: Reply) -> None:
-        self.display = True
         if reply.ok:
-            self.set_class(False, "-refused")
-            self.update(Text(f"DONE {what}"))
+            self._show(Text(f"DONE {what}"), refused=False)
             return
-        self.set_class(True, "-refused")
         # Only the service refuses; a command that never reached it says so instead.
         word = {OFFLINE: "NOT SENT", TIMEOUT: "NO ANSWER"}.get(reply.rule, "REFUSED")
         text = Text(word, style=labels.REFUSED_STYLE)
         text.append(f" {what}: {reply.error}", style="bold")
         if reply.rule:
             text.append(f" [{reply.rule}]")
-        self.update(text)
+        self._show(text, refused=True)
+
+    def note(self, message: str) -> None:
+        """Something the user should know that is not a refusal (nothing was sent)."""
+        self._show(Text(message, style="bold"), refused=False)
 
     def problem(self, message: str) -> None:
-        self.display = True
-        self.set_class(True, "-refused")
-        self.update(Text(f"NOT SENT: {message}", style="bold"))
+        self._show(Text(f"NOT SENT: {message}", style="bold"), refused=True)

@@ -16,6 +16,7 @@ from tui.views import (
     Injection,
     LevelView,
     Limits,
+    ReceivedImage,
     RoomState,
     ScheduledCase,
     TimelineEntry,
@@ -116,6 +117,14 @@ def _timeline_entry(t: Mapping[str, Any], where: str) -> TimelineEntry:
     )
 
 
+def _pair(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list) and len(value) == 2:
+        lo, hi = value
+        if all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi)):
+            return (float(lo), float(hi))
+    return None
+
+
 def _whole(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -180,6 +189,16 @@ def case_view(data: Mapping[str, Any], where: str = "case") -> CaseView:
             data.get("procedure_elapsed_s"), f"{where}.procedure_elapsed_s"
         ),
         images=tuple(_image(i, w) for i, w in jr.objects(data.get("images"), f"{where}.images")),
+        received_images=tuple(
+            ReceivedImage(
+                sop_instance_uid=jr.text(r.get("sop_instance_uid"), f"{w}.sop_instance_uid"),
+                series_uid=jr.text(r.get("series_uid"), f"{w}.series_uid"),
+                modality=jr.text(r.get("modality"), f"{w}.modality"),
+                received_at=jr.time(r.get("received_at"), f"{w}.received_at"),
+                linked=r.get("linked") is True,
+            )
+            for r, w in jr.objects(data.get("received_images"), f"{where}.received_images")
+        ),
         dose=_dose(jr.optional(data, "dose", where), f"{where}.dose"),
         imaging_check=(
             f"{check.get('result')} ({check.get('modality')}), signed by {check.get('signed_by')}"
@@ -232,6 +251,7 @@ def room_state(data: Mapping[str, Any], where: str = "state") -> RoomState:
         str(k): Limits(
             low=jr.number(jr.obj(v, f"{where}.limits.{k}").get("low"), f"{where}.limits.{k}.low"),
             high=jr.number(v.get("high"), f"{where}.limits.{k}.high"),
+            allowed=_pair(v.get("allowed")),
         )
         for k, v in jr.obj(data.get("limits") or {}, f"{where}.limits").items()
     }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from adapters.dicom.association import Bridge, CallerPolicy, Counters
+from adapters.dicom.association_log import AssociationLog
 from adapters.dicom.dose import DoseKeeper
 from adapters.dicom.forward import Destination, Forwarder, instance_queue
 from adapters.dicom.intake import Intake
@@ -103,6 +104,7 @@ class DicomAdapter:
         )
         self.mpps = MppsRecorder(db=ctx.db, cases=ctx.cases, dose=self.dose, clock=ctx.clock)
         self._server: Any = None  # the pynetdicom server while `run()` runs
+        self.association_log = AssociationLog(clock=ctx.clock)
 
     def active_associations(self) -> int:
         """Associations open right now (0 when the listener is not running)."""
@@ -141,6 +143,7 @@ class DicomAdapter:
             timeout_s=self.settings.timeout_s,
             counters=self.stats,
             disk_alarm=FromThread(self.disk_alarm, asyncio.get_running_loop()),
+            association_log=self.association_log,
         )
         st = self.settings
         tls = None

@@ -32,6 +32,7 @@ from adapters.dicom.association import (
     ServiceBusy,
     build_ae,
 )
+from adapters.dicom.association_log import AssociationLog
 from adapters.dicom.elements import encodings
 from adapters.dicom.instance import OUT_OF_RESOURCES, BrokenObject, read_instance
 from adapters.dicom.intake import Intake
@@ -87,7 +88,9 @@ class DicomScp:
         timeout_s: float,
         counters: Counters,
         disk_alarm: FromThread | None = None,
+        association_log: AssociationLog | None = None,
     ) -> None:
+        self.association_log = association_log
         self.disk_alarm = disk_alarm or FromThread(None, None)
         self.ae_title = ae_title
         self.policy = policy
@@ -121,6 +124,8 @@ class DicomScp:
             (evt.EVT_N_CREATE, self.on_n_create),
             (evt.EVT_N_SET, self.on_n_set),
         ]
+        if self.association_log is not None:
+            handlers += self.association_log.handlers()
         server = ae.start_server((host, port), block=False, evt_handlers=handlers, ssl_context=tls)
         assert server is not None  # block=False always returns the server
         return server

@@ -24,6 +24,7 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
                 "associations": {
                     "active": component.active_associations(),
                     "rejected": counts.get("associations_rejected", 0),
+                    "recent": component.association_log.recent(),
                 },
                 "counters": counts,
             }

@@ -235,3 +235,13 @@ def encode_reply(
     if error is None:
         return to_json({"id": command_id, "ok": True, "result": result or {}})
     return to_json({"id": command_id, "ok": False, "error": error.message, "rule": error.rule})
+
+
+def seen_version(body: Mapping[str, Any]) -> int | None:
+    """The case version the sender's form was filled in on (`seen_version`), if it says."""
+    value = body.get("seen_version")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CommandError("seen_version must be a whole number >= 0", rule="bad-command")
+    return value

@@ -72,6 +72,7 @@ def to_request(command: CommandRequest) -> rq.Request:
             step=_text(body, "step", action=action),
             words=[field_word(k, v) for k, v in fields.items() if v is not None],
             at=_time(body.get("at"), where="at"),
+            seen_version=codec.seen_version(body),
         )
     if action == "ack_alarm":
         return rq.AcknowledgeAlarm(_text(body, "alarm_id", action=action))
@@ -93,6 +94,8 @@ def to_request(command: CommandRequest) -> rq.Request:
         )
     if action == "resync":
         return rq.Resync()
+    if action == "whoami":
+        return rq.WhoAmI()
     if action == "hl7_replay":
         row_id = body.get("message_id")
         if isinstance(row_id, str) and row_id.strip().lstrip("#").isdigit():

@@ -37,6 +37,7 @@ from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warning
 from suite.domain.values import Phase, phases_for
 from suite.store import cases as case_store
 from suite.store.database import Database
+from suite.store.received_images import received_for_case
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class RoomStates:
         self._dirty: set[str] = set(rooms)
         self._last_sent: dict[str, float] = {}
         self._timelines: dict[str, list[dict[str, Any]]] = {}
+        self._received_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._feed = bus.subscribe("mqtt-room-state", CaseChanged, maxsize=10_000, lossy=True)
         self._seen_drops = 0
         self.published = 0
@@ -170,6 +172,22 @@ class RoomStates:
         self._last_sent.clear()
 
     # ---- the snapshot -----------------------------------------------------------------------
+
+    RECEIVED_TTL_S = 2.0  # how long the images received for a case are reused between queries
+
+    async def _received(self, case: Case) -> list[dict[str, Any]]:
+        """The images received for the case (newest first), re-read at most every 2 s."""
+        now = asyncio.get_running_loop().time()
+        cached = self._received_cache.get(case.case_id)
+        if cached is not None and now - cached[0] < self.RECEIVED_TTL_S:
+            return cached[1]
+        async with self.db.session() as session:
+            rows = await received_for_case(session, case.case_id)
+        found = [{**r, "received_at": iso(r["received_at"])} for r in rows]
+        self._received_cache[case.case_id] = (now, found)
+        if len(self._received_cache) > 100:
+            self._received_cache.pop(next(iter(self._received_cache)))
+        return found
 
     async def _timeline(self, case: Case) -> list[dict[str, Any]]:
         found = self._timelines.get(case.case_id)
@@ -213,20 +231,29 @@ class RoomStates:
             for name, dev in self.samples.devices_in(room).items()
         }
         limits = {
-            p.value: {"low": lim.low, "high": lim.high, "delay_s": lim.delay_s}
+            p.value: {
+                "low": lim.low,
+                "high": lim.high,
+                "delay_s": lim.delay_s,
+                # what a nurse may set for this patient (the form shows it before a mistake)
+                "allowed": list(self.alarms.adjust_bounds(p)),
+            }
             for p, lim in self.alarms.limits(room).items()
         }
         return {
             "room": room,
             "at": iso(now),
             "case": (
-                case_summary(
-                    case,
-                    now=now,
-                    policy=self.policy,
-                    timeline=await self._timeline(case),
-                    dose_thresholds=self.dose_thresholds,
-                )
+                {
+                    **case_summary(
+                        case,
+                        now=now,
+                        policy=self.policy,
+                        timeline=await self._timeline(case),
+                        dose_thresholds=self.dose_thresholds,
+                    ),
+                    "received_images": await self._received(case),
+                }
                 if case is not None
                 else None
             ),

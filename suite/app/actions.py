@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from suite.app import stale
 from suite.app.alarm_records import alarm_view
 from suite.app.case_service import CaseService, UnknownCase
 from suite.app.hl7_replay import replay_outbound
@@ -40,11 +41,13 @@ from suite.app.requests import (
     Resync,
     ScheduleCase,
     StepLogged,
+    WhoAmI,
     WriteReport,
 )
 from suite.app.roles import Permissions
-from suite.app.steps import parse_step
-from suite.clock import Clock
+from suite.app.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
+from suite.app.steps import STEPS, parse_step
+from suite.clock import Clock, iso
 from suite.domain import commands as c
 from suite.domain.alarms.model import Alarm
 from suite.domain.alarms.parameters import Param
@@ -142,6 +145,8 @@ class Actions:
                 return await self.assign_image(caller, request)
             case Resync():
                 return self.resync()
+            case WhoAmI():
+                return self.whoami(caller)
             case WriteReport():
                 return await self.write_report(caller, request)
         raise AssertionError(f"no use case for {type(request).__name__}")
@@ -167,6 +172,7 @@ class Actions:
         if isinstance(command, c.Discharge):
             stable = await self.stability.stable_since(case.room)
             command = dataclasses.replace(command, vitals_stable_since=stable)
+        await stale.check_seen(self.cases, case, command, request.seen_version)
         records = await self.cases.execute(
             case.case_id, command, actor=caller.user, source=caller.source
         )
@@ -177,6 +183,25 @@ class Actions:
             version=now_case.version,
             events=[type(r.event).__name__ for r in records],
         )
+
+    def whoami(self, caller: Caller) -> dict[str, Any]:
+        """The caller's role, the actions and steps it may do, the site's drug lists and the
+        service's clock (the dashboard shows every time on it)."""
+        role = self.authorise(caller, "whoami")
+        may = self.permissions.roles_for
+
+        def allowed(action: str, step: str | None = None) -> bool:
+            return role is Role.ADMIN or role in (may(action, step) or ())
+
+        return {
+            "user": caller.user,
+            "role": role.value,
+            "now": iso(self.clock()),
+            "actions": sorted(a for a in ACTION_OF.values() if allowed(a)),
+            "steps": [s for s in STEPS if allowed("log_step", s)],
+            "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],
+            "local_anesthetics": list(DEFAULT_LOCAL_ANESTHETICS),
+        }
 
     async def schedule_case(self, caller: Caller, request: ScheduleCase) -> str:
         fields = request.fields

@@ -37,7 +37,7 @@ from suite.domain.alarms.model import (
     LimitAdjusted,
     Priority,
 )
-from suite.domain.alarms.parameters import Param
+from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.case import Case
 from suite.store import alarms as alarm_store
 from suite.store import vitals as vitals_store
@@ -203,6 +203,12 @@ class AlarmService:
     def limits(self, room: str) -> dict[Param, Limit]:
         """The limits in force in `room` (its phase's, with any patient adjustment)."""
         return dict(self.engine.limits(room))
+
+    def adjust_bounds(self, param: Param) -> tuple[float, float]:
+        """What a limit of `param` may be set to for a patient: the configured bounds, else
+        the parameter's physical range (shown by the dashboard's limit form)."""
+        info = PARAMETERS[param]
+        return self.engine.config.adjust_bounds.get(param, (info.physical_min, info.physical_max))
 
     def adjusted_limits(self, room: str) -> list[LimitAdjusted]:
         """The per-patient limit changes in force in `room`."""

@@ -45,6 +45,7 @@ class LogStep:
     step: str
     words: Sequence[str] = ()
     at: datetime | None = None  # None: now
+    seen_version: int | None = None  # the case version the form was filled in on (stale.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,11 @@ class Resync:
 
 
 @dataclass(frozen=True, slots=True)
+class WhoAmI:
+    """Who the caller is: role, what it may do, the site's drug lists, the service's time."""
+
+
+@dataclass(frozen=True, slots=True)
 class StepLogged:
     case_id: str
     phase: str
@@ -118,6 +124,7 @@ Request = (
     | ReplayMessage
     | AssignImage
     | Resync
+    | WhoAmI
     | WriteReport
 )
 
@@ -130,5 +137,6 @@ ACTION_OF: dict[type, str] = {
     ReplayMessage: "hl7_replay",
     AssignImage: "dicom_assign",
     Resync: "resync",
+    WhoAmI: "whoami",
     WriteReport: "report",
 }

@@ -27,6 +27,7 @@ DEFAULT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "log_step:imaging-check": frozenset({R, A}),
     "schedule_case": frozenset({T, N, R, A}),
     "resync": frozenset({T, N, R, IT, A}),
+    "whoami": frozenset({T, N, R, IT, A}),
     "hl7_replay": frozenset({IT, A}),
     "dicom_assign": frozenset({IT, A}),
     "report": frozenset({T, N, R, IT, A}),

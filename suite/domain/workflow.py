@@ -122,6 +122,8 @@ def _d_checklist(case: Case, cmd: c.RecordChecklistItem, p: WorkflowPolicy) -> l
         and (case.patient.age_on(cmd.at.date()) or 0) < 60
     ):
         raise GuardError("pregnancy status is required for a female patient under 60")
+    if (cmd.item, cmd.status, cmd.detail) in case.checklist:
+        return []  # idempotent per item: the same answer again records nothing
     return [e.ChecklistItemRecorded(at=cmd.at, item=cmd.item, status=cmd.status, detail=cmd.detail)]
 
 

@@ -22,6 +22,12 @@ from suite.store.hl7 import (
 )
 
 TEXT_MAX = 200  # ACK texts and errors are cut to this many characters
+RAW_MAX = 1500  # raw messages and ACKs in the status (the IT view's detail) are cut here
+
+
+def _raw(value: bytes | None) -> str:
+    """A raw HL7 message as text (segments separated by \\r), cut to RAW_MAX characters."""
+    return (value or b"").decode("utf-8", "replace")[:RAW_MAX]
 
 
 def _aware(value: datetime) -> datetime:
@@ -49,8 +55,31 @@ async def stored_status(
             "result": r.result,
             "case_id": r.case_id,
             "repeats": r.repeats,
+            "raw": _raw(r.raw),
+            "ack_raw": _raw(r.ack_raw),
         }
         for r in inbound_rows
+    ]
+    outbound_rows = await session.exec(
+        select(Hl7OutboxRow).order_by(col(Hl7OutboxRow.id).desc()).limit(recent)
+    )
+    outbound = [
+        {
+            "id": r.id,
+            "at": iso(_aware(r.updated_at)),
+            "type": r.message_type,
+            "control_id": r.control_id,
+            "status": r.status,
+            "ack": r.ack_code,
+            "attempts": r.attempts,
+            "reason": r.last_error[:TEXT_MAX],
+            "case_id": r.case_id,
+            "accession": r.accession,
+            "destination": r.destination,
+            "raw": _raw(r.raw),
+            "ack_raw": _raw(r.ack_raw),
+        }
+        for r in outbound_rows
     ]
     inbound_total = (await session.exec(select(func.count()).select_from(Hl7InboundRow))).one()
     by_status = dict(
@@ -85,6 +114,7 @@ async def stored_status(
             "pending": int(by_status.get(OUTBOX_PENDING, 0)),
             "sent": int(by_status.get(OUTBOX_SENT, 0)),
             "quarantined": int(by_status.get(OUTBOX_QUARANTINED, 0)),
+            "recent": outbound,
         },
         "quarantine": quarantine,
     }

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,10 @@ def service_settings(broker: Mosquitto, tmp_path: Path, **overrides: Any) -> Set
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Service]:
-    service = Service(settings)
+async def running(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[Service]:
+    service = Service(settings) if clock is None else Service(settings, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:

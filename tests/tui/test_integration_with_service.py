@@ -82,21 +82,29 @@ async def test_it_sees_a_quarantined_hl7_message_and_an_unmatched_image(tmp_path
                 assert (image["patient_id"], image["accession"]) == ("WALKIN-9", "ACC-NOPE")
                 assert dicom["instances"]["unmatched"] == 1
                 assert dicom["associations"]["active"] == 0
+                [assoc] = dicom["associations"]["recent"]  # storescu's, closed
+                assert assoc["calling_ae"] == MODALITY_AE and assoc["asked"] == {"C-STORE": 1}
+                assert assoc["outcome"] == "released" and assoc["refused"] == {}
                 assert dicom["forward_queue"] == 0
+                [out] = hl7["outbox"]["recent"]  # the refused ORM, with its raw text and ACK
+                assert out["raw"].startswith("MSH|") and "MSA|AE" in out["ack_raw"]
 
                 async with terminal(broker, "tech1", size=(160, 100)) as (app, pilot):
                     await pilot.press("i")
                     await shows(pilot, "Integration (IT)")
                     await until(
                         pilot,
-                        lambda: "quarantine: 1" in words(shown(app)),
+                        lambda: "quarantined: AE" in shown(app),
                         what="the quarantined message in the IT view",
                     )
-                    text = words(shown(app))
-                    assert f"id={quarantined['id']}, type=ORM" in text
-                    assert "reason=AE" in text
-                    assert f"sop_instance_uid={stray.SOPInstanceUID}" in text
-                    assert "patient_id=WALKIN-9, accession=ACC-NOPE" in text
+                    text = shown(app)
+                    row = next(line for line in text.splitlines() if "quarantined: AE" in line)
+                    assert f" OUT  {quarantined['id']} " in row and "ORM" in row and " AE " in row
+                    image = next(line for line in text.splitlines() if "WALKIN-9" in line)
+                    assert "ACC-NOPE" in image and str(stray.SOPInstanceUID) in image
+                    assert "1 with a problem" in words(text)
+                    assoc_row = next(line for line in text.splitlines() if MODALITY_AE in line)
+                    assert "RELEASED" in assoc_row and "C-STORE 1" in assoc_row
     finally:
         await receiver.stop()
 

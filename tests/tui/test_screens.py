@@ -6,11 +6,14 @@ import pytest
 from textual.widgets import Input
 
 from tests.tui.conftest import loaded_fake, make_app, ready, screen_text, shows, until, words
-from tests.tui.suite_data import HR_HIGH, NOW, SPO2_LOW, alarm_event, iso, suite_states
+from tests.tui.suite_data import NOW, SPO2_LOW, alarm_event, iso, suite_states
 from tests.tui.test_board import block
+from tui.choice import Choice
 from tui.fake_client import FakeSuiteClient
-from tui.screens.forms import StepForm
+from tui.screens.step_form import StepForm
 from tui.views import Reply
+
+SEEN = suite_states()["IR1"]["case"]["version"]  # the version IR1's forms are filled on
 
 
 @pytest.mark.asyncio
@@ -68,8 +71,8 @@ async def test_the_next_step_is_one_key_and_a_short_form(fake: FakeSuiteClient) 
         await until(pilot, lambda: isinstance(app.screen, StepForm), what="the step form")
         form = app.screen
         assert isinstance(form, StepForm) and form.step == "cement"
-        assert form.query_one("#f-level", Input).value == "L1"  # T12 already has its cement
-        assert form.query_one("#f-leakage", Input).value == "none"
+        assert form.query_one("#f-level", Choice).value == "L1"  # T12 already has its cement
+        assert form.query_one("#f-leakage", Choice).value == "none"  # a select, prefilled
         assert app.focused is form.query_one("#f-volume_ml", Input)  # the empty field first
         await pilot.press(*"3.5", "ctrl+s")
         await shows(pilot, "DONE cement on IR1")
@@ -80,6 +83,7 @@ async def test_the_next_step_is_one_key_and_a_short_form(fake: FakeSuiteClient) 
                     "case_id": "K-100",
                     "step": "cement",
                     "fields": {"level": "L1", "volume_ml": "3.5", "leakage": "none"},
+                    "seen_version": SEEN,
                 },
             )
         ]
@@ -95,10 +99,14 @@ async def test_a_refused_step_shows_the_rule_in_words(fake: FakeSuiteClient) -> 
         await pilot.press("enter", "l", *"imaging-", "enter")
         await until(pilot, lambda: isinstance(app.screen, StepForm), what="the step form")
         assert app.screen.step == "imaging-check"  # type: ignore[attr-defined]
-        await pilot.press(*"fluoroscopy", "enter", *"satisfactory", "ctrl+s")
-        text = await shows(pilot, "REFUSED imaging-check on IR1")
-        assert f"{rule} [guard]" in words(text)
-        assert fake.sent[0][1]["fields"]["signed_by"] == "tech1"
+        form = app.screen
+        assert isinstance(form, StepForm)
+        assert form.query_one("#f-modality", Choice).value == ""  # selects, none chosen yet
+        await pilot.press("f", "enter", "s", "ctrl+s")  # a letter chooses
+        await shows(pilot, "REFUSED imaging check needs an image")
+        # The refusal keeps the form open with what it held.
+        assert app.screen is form and form.query_one("#f-result", Choice).value == "satisfactory"
+        assert fake.sent[0][1]["fields"]["signed_by"] == "tech1"  # the user, shown not typed
 
 
 @pytest.mark.asyncio
@@ -151,10 +159,13 @@ async def test_a_refused_acknowledgement_is_shown_with_the_rule() -> None:
         await pilot.press("down", "v")  # IR2: its alarm is acknowledged already, but open
         await shows(pilot, "IR2 vitals and alarms")
         assert "ACK by nurse2" in screen_text(app)
-        await pilot.press("a")
+        await pilot.press("a")  # acknowledging an acknowledged alarm says so, sends nothing
+        await shows(pilot, "is already acknowledged by nurse2")
+        assert fake.sent == []
+        await pilot.press("[", "a")  # IR1: its SpO2 alarm waits for acknowledgement
         text = words(await shows(pilot, "REFUSED"))
         assert f"{refusal} [permission]" in text
-        assert fake.sent == [("ack_alarm", {"alarm_id": HR_HIGH.alarm_id})]
+        assert fake.sent == [("ack_alarm", {"alarm_id": "a-spo2"})]
 
 
 @pytest.mark.asyncio
@@ -162,7 +173,13 @@ async def test_adjusting_a_limit_needs_a_reason(fake: FakeSuiteClient) -> None:
     app = make_app(fake)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        await pilot.press("v", "l", *"spo2", "enter", *"88", "enter", "enter", "ctrl+s")
+        await pilot.press("v", "l")  # on the selected alarm's parameter, limits in force
+        await shows(pilot, "in force: ")
+        form = app.screen
+        assert form.query_one("#f-parameter", Choice).value == "spo2"
+        assert form.query_one("#f-low", Input).value == "90"
+        assert app.focused is form.query_one("#f-low", Input)  # the alarm's side of it
+        await pilot.press("ctrl+u", *"88", "ctrl+s")
         await shows(pilot, "give a reason")
         assert fake.sent == []
         await pilot.press(*"COPD, baseline 89", "enter")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,14 +13,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from procsuite.bootstrap import Service
-from suite.domain import events as e
 from suite.domain.commands import CheckIn
 from suite.domain.envelope import Source
-from suite.domain.values import Phase
 from suite.store import alarms as alarm_store
-from suite.store import cases as case_store
 from tests.scenarios import schedule
-from tests.tui.conftest import screen_text, shows, until, words
+from tests.tui.conftest import shows, until, words
 from tests.tui.running_service import (
     SITE,
     mosquitto,
@@ -30,7 +26,7 @@ from tests.tui.running_service import (
     terminal,
 )
 from tui.app import SuiteApp
-from tui.screens.forms import StepForm
+from tui.screens.step_form import StepForm
 from tui.views import Reply
 
 pytestmark = pytest.mark.mosquitto
@@ -87,112 +83,7 @@ async def open_case(
     return case_id
 
 
-@pytest.mark.asyncio
-async def test_a_full_kyphoplasty_is_logged_from_the_case_screen_and_stored(
-    tmp_path: Path,
-) -> None:
-    with mosquitto() as broker:
-        settings = service_settings(broker, tmp_path, workflow={"recovery_stable_vitals_s": 1.0})
-        async with running(settings) as service:
-            case_id = await open_case(service, accession="ACC-TUI-1")
-            async with terminal(broker, "tech1") as (app, pilot):
-                await pilot.press("enter")  # IR1, the first room on the board
-                await shows(pilot, "IR1: no open case")
-                await shows(pilot, "Scheduled in IR1")
-                await until(  # the booked case, checked in from here
-                    pilot,
-                    lambda: "1. " in screen_text(app) and "ACC-TUI-1  MRN0001" in screen_text(app),
-                    what="the scheduled case in the list",
-                )
-                await pilot.press("n")
-                await shows(pilot, "IR1 kyphoplasty T12, L1")
-                assert app.replies[-1][1].result["phase"] == "checked_in"
-                for _ in range(6):  # consent ... iv_access, each the suggested next item
-                    await must_log(app, pilot, "checklist")
-                await must_log(app, pilot, "labs", inr="1.0", platelets_10e9_per_l="250")
-                # Needles are locked until the time-out: refused, and the rule shown in words.
-                refused = await log_step(app, pilot, "trocar", key="l")
-                assert not refused.ok and refused.rule == "guard"
-                text = words(await shows(pilot, "REFUSED trocar on IR1"))
-                assert "trocar placement is locked until the time-out is signed [guard]" in text
-                # Only a radiologist signs the time-out.
-                refused = await log_step(
-                    app, pilot, "time-out", patient_confirmed="true", side="bilateral"
-                )
-                assert refused.rule == "permission"
-                assert "it needs admin or radiologist" in words(await shows(pilot, "REFUSED"))
-
-            async with terminal(broker, "dr1") as (app, pilot):
-                await pilot.press("enter")
-                await shows(pilot, "IR1 kyphoplasty T12, L1")
-                phase = await must_log(
-                    app, pilot, "time-out", patient_confirmed="true", side="bilateral"
-                )
-                assert phase == "time_out"
-
-            async with terminal(broker, "tech1") as (app, pilot):
-                await pilot.press("enter")
-                await shows(pilot, "phase TIME OUT")
-                await must_log(app, pilot, "sedation", drugs="midazolam:1:mg,fentanyl:50:ug")
-                await must_log(app, pilot, "position")
-                await must_log(app, pilot, "local", drug="lidocaine", volume_ml="10")
-                for level in ("T12", "L1"):
-                    await must_log(app, pilot, "trocar")
-                    await must_log(app, pilot, "confirm-trocar")
-                    await must_log(app, pilot, "balloon", pressure_psi="180", volume_ml="3")
-                    await must_log(app, pilot, "balloon-out")
-                    await shows(pilot, f"balloon on {level} deflated and removed")
-                await must_log(app, pilot, "mix")
-                await shows(pilot, "working time left")  # the countdown runs
-                await must_log(app, pilot, "cement", volume_ml="4")
-                assert await must_log(app, pilot, "cement", volume_ml="3.5") == "cement_injection"
-                await must_log(app, pilot, "image", sop_instance_uid="1.2.840.99.7")
-                await shows(pilot, "cement L1: 1 image(s) (XA)")
-
-            async with terminal(broker, "dr1") as (app, pilot):
-                await pilot.press("enter")
-                await shows(pilot, "IR1 kyphoplasty T12, L1")
-                phase = await must_log(
-                    app, pilot, "imaging-check", modality="fluoroscopy", result="satisfactory"
-                )
-                assert phase == "imaging_check"
-
-            async with terminal(broker, "tech1") as (app, pilot):
-                await pilot.press("enter")
-                await shows(pilot, "phase IMAGING CHECK")
-                await must_log(app, pilot, "close")
-                assert await must_log(app, pilot, "recovery") == "recovery"
-                await asyncio.sleep(1.1)  # the configured stable-vitals time in recovery
-                assert await must_log(app, pilot, "discharge") == "discharged"
-
-            assert service.ctx is not None
-            assert service.ctx.cases.get(case_id).phase is Phase.DISCHARGED  # type: ignore[union-attr]
-            async with service.ctx.db.session() as session:
-                records = await case_store.load(session, case_id)
-
-    by_kind: dict[type, list] = {}
-    for r in records:
-        by_kind.setdefault(type(r.event), []).append(r)
-    # Who logged what, through which door.
-    assert [(r.actor, r.source) for r in by_kind[e.TimeOutSigned]] == [("dr1", Source.MQTT)]
-    assert by_kind[e.TimeOutSigned][0].event.signed_by == "dr1"
-    assert [r.actor for r in by_kind[e.ImagingCheckRecorded]] == ["dr1"]
-    assert {r.actor for r in by_kind[e.TrocarPlaced]} == {"tech1"}
-    assert len(by_kind[e.ChecklistItemRecorded]) == 6
-    assert by_kind[e.LabsRecorded][0].event.inr == 1.0
-    assert [d.drug for d in by_kind[e.SedationGiven][0].event.drugs] == ["midazolam", "fentanyl"]
-    assert [(str(r.event.level), r.event.pressure_psi) for r in by_kind[e.BalloonInflated]] == [
-        ("T12", 180.0),
-        ("L1", 180.0),
-    ]
-    assert [(str(r.event.level), r.event.volume_ml) for r in by_kind[e.CementInjected]] == [
-        ("T12", 4.0),
-        ("L1", 3.5),
-    ]
-    assert [r.event.step for r in by_kind[e.ImageLinked]] == ["cement"]
-    assert len(by_kind[e.PatientDischarged]) == 1
-    assert records[0].actor == "his"
-    assert {r.source for r in records[1:]} == {Source.MQTT}
+# The full kyphoplasty through the dashboard is test_use_errors_with_service.py's walk.
 
 
 def vitals(at: datetime, seq: int, **values: float) -> bytes:

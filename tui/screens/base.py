@@ -45,7 +45,11 @@ class SuiteScreen(Screen[None]):
         app = self.suite
         now = app.now()
         self.query_one(StatusBar).show(
-            app.model, user=app.client.user, where=app.client.where, now=now, tz=app.tz
+            app.model,
+            user=f"{app.client.user} ({app.role})" if app.role else app.client.user,
+            where=app.client.where,
+            now=now,
+            tz=app.tz,
         )
         self.query_one(AlarmBanner).show(app.model, tz=app.tz)
         self.draw(app.model, now)

@@ -143,8 +143,11 @@ class BoardScreen(SuiteScreen):
         width = self.size.width or self.app.size.width
         height = self.size.height or self.app.size.height
         rooms = max(1, len(self.suite.model.room_names()))
-        banner = len(self.suite.model.banner_alarms())
-        free = height - CHROME_LINES - min(3, banner)
+        table = self.table.size.height
+        if table > 2:
+            free = table - 1  # the table's own height (1fr) less its header row
+        else:  # not laid out yet: estimate from the screen
+            free = height - CHROME_LINES - min(3, len(self.suite.model.banner_alarms()))
         return widths_for(width), max(MIN_LINES, min(MAX_LINES, free // rooms))
 
     def draw(self, model: SuiteModel, now: datetime) -> None:

@@ -4,8 +4,9 @@ images and dose; `l` logs a step with a short form, `n` the suggested next one."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -14,11 +15,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from suite.app.sedation_drugs import DEFAULT_LOCAL_ANESTHETICS, DEFAULT_SEDATION_DRUGS
 from tui import case_text, labels, step_guide
 from tui.model import SuiteModel
 from tui.report_key import request_report
 from tui.screens.base import ROOMS, SuiteScreen
-from tui.screens.forms import AskForm, StepForm, StepPicker
+from tui.screens.forms import AskForm, StepPicker
+from tui.screens.step_form import ChecklistForm, StepForm
 from tui.views import CaseView, Reply, ScheduledCase
 from tui.widgets import ResultLine
 
@@ -47,9 +50,9 @@ class CaseScreen(SuiteScreen):
         yield ResultLine(id="result")
         with VerticalScroll(id="case-body"), Horizontal(id="case-cols"):
             with Vertical(classes="col"):
+                yield Static(id="timeline", classes="panel")
                 yield Static(id="levels", classes="panel")
                 yield Static(id="images", classes="panel")
-                yield Static(id="timeline", classes="panel")
             with Vertical(classes="col"):
                 yield Static(id="phases", classes="panel")
                 yield Static(id="checklist", classes="panel")
@@ -106,7 +109,9 @@ class CaseScreen(SuiteScreen):
 
     def action_log_step(self) -> None:
         def pick(case: CaseView) -> None:
-            self.app.push_screen(StepPicker(step_guide.suggest(case)[0]), self._picked)
+            me = self.suite.identity
+            allowed = me.steps if me is not None else None
+            self.app.push_screen(StepPicker(step_guide.suggest(case)[0], allowed), self._picked)
 
         self._when_current(pick)
 
@@ -179,29 +184,81 @@ class CaseScreen(SuiteScreen):
         case = self.case
         if step is None or case is None:
             return
-        values = step_guide.prefill(step, case, user=self.suite.client.user)
+        me = self.suite.identity
+        if me is not None and not me.may_log(step):
+            self._not_mine(step, case)
+            return
+        title = f"{case.room} {case.procedure} {', '.join(case.levels)}"
+        send = self._sender(case, step)
+        done = partial(self._sent, step)
+        if step == "checklist":
+            focus = step_guide.suggest(case)[1].get("item", "")
+            form: StepForm | ChecklistForm = ChecklistForm(
+                case.checklist, title=title, send=send, focus_item=focus
+            )
+            self.app.push_screen(form, done)
+            return
+        user = self.suite.client.user
+        values = step_guide.prefill(step, case, user=user)
+        drugs = me.drugs if me is not None and me.drugs else DEFAULT_SEDATION_DRUGS
         form = StepForm(
             step,
             values,
-            title=f"{step}: {case.room} {case.procedure} {', '.join(case.levels)}",
+            title=f"{step}: {title}",
             now=self.suite.now,
             tz=self.suite.tz,
+            user=user,
+            drugs=drugs,
+            local_anesthetics=me.local_anesthetics if me is not None else DEFAULT_LOCAL_ANESTHETICS,
+            levels=case.levels,
+            images=case.received_images,
+            send=send,
         )
-        self.app.push_screen(form, lambda filled: self._log(case.case_id, step, filled))
+        self.app.push_screen(form, done)
 
-    def _log(self, case_id: str, step: str, filled: dict[str, Any] | None) -> None:
-        if filled is None:
+    def _not_mine(self, step: str, case: CaseView) -> None:
+        """A step this user's role may not log: say who does, and show its state read-only."""
+        line = self.query_one(ResultLine)
+        if step == "time-out":
+            state = case.time_out or "NOT SIGNED - needle steps locked"
+            line.note(f"time-out: {state}. The radiologist signs it on their dashboard.")
+        else:
+            line.note(f"{step} is not logged by a {self.suite.role}; {step_guide.suggest(case)[0]}")
+
+    def _sender(self, case: CaseView, step: str) -> Callable[[dict[str, Any]], Awaitable[Reply]]:
+        """How a form of `step` sends itself: on this case, with the version its user saw."""
+        seen = case.version
+
+        async def send(filled: dict[str, Any]) -> Reply:
+            fields: dict[str, Any] = {
+                "case_id": case.case_id,
+                "step": step,
+                "fields": filled["fields"],
+                "seen_version": seen,
+            }
+            if filled.get("at") is not None:
+                fields["at"] = filled["at"]
+            reply = await self.suite.send_command(f"{step} on {case.room}", "log_step", **fields)
+            self._logged(reply)
+            return reply
+
+        return send
+
+    def _sent(self, step: str, filled: dict[str, Any] | None) -> None:
+        if filled is None or not self.is_mounted:
             return
-        fields = {"case_id": case_id, "step": step, "fields": filled["fields"]}
-        if filled.get("at") is not None:
-            fields["at"] = filled["at"]
-        self.suite.command(
-            f"{step} on {self.room}",
-            "log_step",
-            self.query_one(ResultLine),
-            on_reply=self._logged,
-            **fields,
-        )
+        reply = filled.get("reply")
+        if not isinstance(reply, Reply):
+            return
+        line = self.query_one(ResultLine)
+        what = f"{step} on {self.room}"
+        notes = filled.get("notes") or []
+        if reply.ok and not reply.result.get("events", ["?"]):
+            line.note(f"{what}: already recorded as given; nothing stored")
+        elif reply.ok and notes:
+            line.note(f"{what}: " + "; ".join(notes))
+        else:
+            line.show_reply(what, reply)
 
     def _logged(self, reply: Reply) -> None:
         version = reply.result.get("version")

@@ -1,29 +1,30 @@
-"""Short keyboard forms: pick a step, fill in a step, adjust a limit, ask for a few words.
+"""Short keyboard forms: pick a step, the base of every form, ask for a few words.
 
 Enter moves to the next field and sends from the last; Ctrl+S sends from anywhere; Escape
-cancels. A step is checked with the service's own parser (suite/steps.py) before it is sent,
-so a typing error is named at once; the service still decides and may refuse.
+cancels. Fields with a fixed set of values are `Choice`s (tui/choice.py): they cannot hold a
+wrong value. A form given `send` sends itself and stays open, with its input, on a refusal.
+The step forms are in step_form.py, the limit form in limit_form.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, tzinfo
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Key
 from textual.screen import ModalScreen
-from textual.suggester import SuggestFromList
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from suite.app.steps import STEPS, parse_step
-from suite.domain.alarms.parameters import Param
-from suite.domain.errors import DomainError
+from suite.app.steps import STEPS
 from tui import step_guide
+from tui.choice import Choice
+from tui.views import Reply
 
 
 class StepPicker(ModalScreen[str | None]):
@@ -35,9 +36,10 @@ class StepPicker(ModalScreen[str | None]):
         Binding("up", "move(-1)", "Up", show=False),
     ]
 
-    def __init__(self, suggested: str) -> None:
+    def __init__(self, suggested: str, allowed: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.suggested = suggested
+        self.allowed = allowed  # the steps this user's role may log (None: all)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -53,6 +55,8 @@ class StepPicker(ModalScreen[str | None]):
     def _fill(self, typed: str) -> None:
         typed = typed.strip().lower()
         names = [self.suggested, *(s for s in STEPS if s != self.suggested)]
+        if self.allowed is not None:
+            names = [s for s in names if s in self.allowed]
         if typed:
             starts = [s for s in names if s.startswith(typed)]
             names = starts + [s for s in names if typed in s and s not in starts]
@@ -90,149 +94,125 @@ class StepPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class _Form(ModalScreen[dict[str, Any] | None]):
+Sender = Callable[[dict[str, Any]], Awaitable[Reply]]
+
+# Refusals after which the form closes: there is nothing to correct in it.
+CLOSE_ON = frozenset({"already-done", "permission", "unknown-user", "case-closed"})
+
+
+class Form(ModalScreen[dict[str, Any] | None]):
+    """A form that sends itself when given `send`: it closes on success (returning its values
+    and the reply under "reply"); on a refusal it stays open with what was typed, shows the
+    service's words and marks the field they name."""
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Send"),
     ]
 
+    def __init__(self, *, send: Sender | None = None) -> None:
+        super().__init__()
+        self.send = send
+        self.last_reply: Reply | None = None
+
+    def fields(self) -> list[Widget]:
+        """The fields, in order: what Enter moves through."""
+        return [w for w in self.query("Input, Choice") if w.focusable]
+
     def inputs(self) -> list[Input]:
         return list(self.query(Input))
 
     def on_mount(self) -> None:
-        fields = self.inputs()
-        empty = [i for i in fields if not i.value]
-        (empty or fields)[0].focus()
+        self.focus_first()
+
+    def focus_first(self) -> None:
+        """Focus the first field without a value (subclasses choose another)."""
+        fields = self.fields()
+        empty = [i for i in fields if not getattr(i, "value", "")]
+        if fields:
+            (empty or fields)[0].focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        fields = self.inputs()
-        index = fields.index(event.input)
+        self._next(event.input)
+
+    def on_key(self, event: Key) -> None:
+        if event.key == "enter" and isinstance(self.focused, Choice):
+            event.stop()
+            self._next(self.focused)
+
+    def _next(self, widget: Widget) -> None:
+        fields = self.fields()
+        index = fields.index(widget) if widget in fields else len(fields)
         if index + 1 < len(fields):
             fields[index + 1].focus()
         else:
             self.submit()
 
-    def error(self, message: str) -> None:
+    def error(self, message: str | Text) -> None:
         self.query_one("#error", Static).update(message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
     def action_submit(self) -> None:
-        if self.is_mounted and self.query(Input):  # a key may come before the form is up
+        if self.is_mounted and self.fields():  # a key may come before the form is up
             self.submit()
 
     def submit(self) -> None:
         raise NotImplementedError
 
+    def finish(self, value: dict[str, Any]) -> None:
+        """The form is filled in: send it (when it sends itself) or return it."""
+        if self.send is None:
+            self.dismiss(value)
+            return
+        self.run_worker(self._send(value), group="form-send", exclusive=True)
+
+    async def _send(self, value: dict[str, Any]) -> None:
+        assert self.send is not None
+        self.error(Text("sending ...", style="dim"))
+        reply = await self.send(value)
+        self.last_reply = reply
+        if reply.ok or reply.rule in CLOSE_ON:
+            self.dismiss({**value, "reply": reply})
+            return
+        self.refused(reply)
+
+    def refused(self, reply: Reply) -> None:
+        """Keep the form and its input; say why and mark the fields the refusal names."""
+        text = Text("REFUSED ", style="bold reverse")
+        text.append(reply.error or reply.rule)
+        self.error(text)
+        words = reply.error.lower()
+        marked: list[Widget] = []
+        for widget in self.fields():
+            name = (widget.id or "").removeprefix("f-")
+            hit = bool(name) and (name in words or name.replace("_", " ") in words)
+            widget.set_class(hit, "-invalid")
+            if hit:
+                marked.append(widget)
+        if marked:
+            marked[0].focus()
+
 
 def _row(name: str, value: str, hint: str, choices: tuple[str, ...] = ()) -> Horizontal:
-    suggester = SuggestFromList(choices, case_sensitive=False) if choices else None
     return Horizontal(
         Label(name, classes="field-name"),
-        Input(value=value, placeholder=hint, id=f"f-{name}", suggester=suggester, compact=True),
+        Input(value=value, placeholder=hint, id=f"f-{name}", compact=True),
         classes="field",
     )
 
 
-class StepForm(_Form):
-    """The fields of one step, prefilled; returns {"fields": {...}, "at": ISO time or None}."""
-
-    def __init__(
-        self,
-        step: str,
-        values: dict[str, str],
-        *,
-        title: str,
-        now: Callable[[], datetime],
-        tz: tzinfo | None,
-    ) -> None:
-        super().__init__()
-        self.step, self.values, self.title_text = step, values, title
-        self.now, self.tz = now, tz
-        self.fields = step_guide.fields_of(step)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(f"Log {self.title_text}", classes="title")
-            for f in self.fields:
-                yield _row(f.name, self.values.get(f.name, ""), f.hint, f.choices)
-            yield _row("time", "", "HH:MM or HH:MM:SS today; blank = now")
-            yield Static("", id="error", classes="error")
-        yield Footer()
-
-    def submit(self) -> None:
-        typed = {f.name: self.query_one(f"#f-{f.name}", Input).value.strip() for f in self.fields}
-        missing = [f.name for f in self.fields if f.required and not typed[f.name]]
-        if missing:
-            self.error(f"fill in {', '.join(missing)}")
-            return
-        now = self.now()
-        try:
-            at = step_guide.parse_clock(self.query_one("#f-time", Input).value, now=now, tz=self.tz)
-        except ValueError as exc:
-            self.error(str(exc))
-            return
-        filled = {k: v for k, v in typed.items() if v}
-        try:
-            parse_step(self.step, [f"{k}={v}" for k, v in filled.items()], at=at or now)
-        except DomainError as exc:
-            self.error(exc.message)
-            return
-        self.dismiss({"fields": filled, "at": at.isoformat() if at else None})
+def choice_row(name: str, values: tuple[str, ...], value: str, hint: str = "") -> Horizontal:
+    return Horizontal(
+        Label(name, classes="field-name"),
+        Choice(values, value, id=f"f-{name}"),
+        Label(hint, classes="field-hint"),
+        classes="field",
+    )
 
 
-class LimitForm(_Form):
-    """A limit for this room's patient: parameter, low, high and the reason (required)."""
-
-    def __init__(self, room: str, parameter: str = "", low: str = "", high: str = "") -> None:
-        super().__init__()
-        self.room = room
-        self.start = (parameter, low, high)
-
-    def compose(self) -> ComposeResult:
-        parameter, low, high = self.start
-        names = tuple(p.value for p in Param)
-        with Vertical(classes="dialog"):
-            yield Static(f"Adjust an alarm limit for the patient in {self.room}", classes="title")
-            yield _row("parameter", parameter, " | ".join(names), names)
-            yield _row("low", low, "number, blank = no low limit")
-            yield _row("high", high, "number, blank = no high limit")
-            yield _row("reason", "", "why (recorded with your name)")
-            yield Static("", id="error", classes="error")
-        yield Footer()
-
-    def submit(self) -> None:
-        value = {
-            n: self.query_one(f"#f-{n}", Input).value.strip()
-            for n in ("parameter", "low", "high", "reason")
-        }
-        if value["parameter"] not in {p.value for p in Param}:
-            self.error(
-                f"parameter {value['parameter']!r}: one of {', '.join(p.value for p in Param)}"
-            )
-            return
-        limits: dict[str, float | None] = {}
-        for name in ("low", "high"):
-            try:
-                limits[name] = float(value[name]) if value[name] else None
-            except ValueError:
-                self.error(f"{name} {value[name]!r} is not a number")
-                return
-        if not value["reason"]:
-            self.error("give a reason: it is recorded with the new limit")
-            return
-        self.dismiss(
-            {
-                "room": self.room,
-                "parameter": value["parameter"],
-                **limits,
-                "reason": value["reason"],
-            }
-        )
-
-
-class AskForm(_Form):
+class AskForm(Form):
     """A few required words (e.g. the outbound message to replay)."""
 
     def __init__(
@@ -244,7 +224,7 @@ class AskForm(_Form):
         note: str = "",
     ) -> None:
         super().__init__()
-        self.title_text, self.fields = title, fields
+        self.title_text, self.asked = title, fields
         self.values = values or {}  # prefilled
         self.note = note  # shown under the title (e.g. the choices)
 
@@ -253,15 +233,15 @@ class AskForm(_Form):
             yield Static(self.title_text, classes="title")
             if self.note:
                 yield Static(self.note)
-            for name, hint in self.fields:
+            for name, hint in self.asked:
                 yield _row(name, self.values.get(name, ""), hint)
             yield Static("", id="error", classes="error")
         yield Footer()
 
     def submit(self) -> None:
-        value = {n: self.query_one(f"#f-{n}", Input).value.strip() for n, _ in self.fields}
+        value = {n: self.query_one(f"#f-{n}", Input).value.strip() for n, _ in self.asked}
         missing = [n for n, v in value.items() if not v]
         if missing:
             self.error(f"fill in {', '.join(missing)}")
             return
-        self.dismiss(value)
+        self.finish(value)

@@ -17,8 +17,9 @@ from suite.domain.alarms.parameters import Param
 from tui import labels
 from tui.model import SuiteModel
 from tui.screens.base import ROOMS, SuiteScreen
-from tui.screens.forms import LimitForm
+from tui.screens.limit_form import LimitForm
 from tui.trend_plots import TrendPlots
+from tui.views import AlarmView, Reply
 from tui.widgets import ResultLine
 
 
@@ -59,7 +60,7 @@ class VitalsScreen(SuiteScreen):
     def on_mount(self) -> None:
         table = self.query_one("#alarms", DataTable)
         table.add_column("Priority", key="priority", width=8)
-        table.add_column("State", key="state", width=17)
+        table.add_column("State", key="state")  # as wide as its longest: never cut
         table.add_column("Since", key="since", width=8)
         table.add_column("Alarm", key="message")
         super().on_mount()
@@ -80,9 +81,15 @@ class VitalsScreen(SuiteScreen):
             key = p.value
             current = model.current(room, key)
             shown = Text(f"{labels.label(key):<9}", style="bold")
+            number = current.value if current else None
+            limit = state.limits.get(key) if state else None
+            flag = labels.outside(number, limit.low, limit.high) if limit else ""
             shown.append(
-                f"{labels.value(key, current.value if current else None):>5} {labels.unit(key):<4}"
+                f"{labels.value(key, number):>5}", style=labels.OUT_OF_LIMIT_STYLE if flag else ""
             )
+            shown.append(f" {labels.unit(key):<4}")
+            if flag:
+                shown.append(f" {flag}", style=labels.OUT_OF_LIMIT_STYLE)
             if current is not None and current.at is not None:
                 age = (now - current.at).total_seconds()
                 if age > 30:
@@ -90,7 +97,6 @@ class VitalsScreen(SuiteScreen):
             self.put(f"#value-{key}", shown)
             trend = model.trend(room, key)
             self.query_one(f"#trend-{key}", Sparkline).data = trend if len(trend) > 1 else []
-            limit = state.limits.get(key) if state else None
             limit_text = Text(
                 "limits "
                 + (labels.limits(key, limit.low, limit.high) if limit else "not published")
@@ -178,29 +184,43 @@ class VitalsScreen(SuiteScreen):
 
     # ---- actions --------------------------------------------------------------------------
 
+    def selected_alarm(self) -> AlarmView | None:
+        """The alarm the user sees selected, by its id (never by its position)."""
+        return self.suite.model.alarms.get(self.highlighted_alarm() or "")
+
     def action_acknowledge(self) -> None:
         line = self.query_one(ResultLine)
-        alarm_id = self.highlighted_alarm()
-        alarm = self.suite.model.alarms.get(alarm_id or "")
+        alarm = self.selected_alarm()
         if alarm is None:
-            waiting = [a for a in self.suite.model.active_alarms(self.room) if a.needs_ack]
-            if not waiting:
-                line.problem(f"no alarm waiting for acknowledgement in {self.room}")
-                return
-            alarm = waiting[0]
+            line.problem(f"no alarm selected in {self.room}: move the cursor onto one")
+            return
+        if not alarm.needs_ack:
+            who = f" by {alarm.acknowledged_by}" if alarm.acknowledged_by else ""
+            at = labels.clock_time(alarm.acknowledged_at, self.suite.tz)
+            line.note(f"'{alarm.message}' is already acknowledged{who} at {at}; nothing sent")
+            return
         what = f"acknowledge {alarm.priority.value} alarm '{alarm.message}'"
         self.suite.command(what, "ack_alarm", line, alarm_id=alarm.alarm_id)
 
     def action_adjust_limit(self) -> None:
         room = self.room or ""
-        self.app.push_screen(LimitForm(room), self._adjust)
+        alarm = self.selected_alarm()
+        state = self.suite.model.rooms.get(room)
+        form = LimitForm(
+            room,
+            alarm_parameter(alarm.kind) if alarm is not None else "",
+            limits=state.limits if state is not None else None,
+            side=alarm.kind.rsplit("_", 1)[-1] if alarm is not None else "",
+            send=self._send_limit,
+        )
+        self.app.push_screen(form, self._adjusted)
 
-    def _adjust(self, filled: dict[str, Any] | None) -> None:
-        if filled is None:
-            return
-        low, high = filled["low"], filled["high"]
-        what = f"{filled['parameter']} limits {low if low is not None else '-'}-{high if high is not None else '-'} in {filled['room']}"
-        self.suite.command(what, "adjust_limit", self.query_one(ResultLine), **filled)
+    async def _send_limit(self, filled: dict[str, Any]) -> Reply:
+        return await self.suite.send_command(_limit_words(filled), "adjust_limit", **filled)
+
+    def _adjusted(self, filled: dict[str, Any] | None) -> None:
+        if filled is not None and isinstance(filled.get("reply"), Reply) and self.is_mounted:
+            self.query_one(ResultLine).show_reply(_limit_words(filled), filled["reply"])
 
     def action_case(self) -> None:
         if self.room:
@@ -210,3 +230,17 @@ class VitalsScreen(SuiteScreen):
         room = self.step_room(offset)
         if room is not None and room != self.room:
             self.suite.open_vitals(room)
+
+
+def _limit_words(filled: dict[str, Any]) -> str:
+    low, high = filled["low"], filled["high"]
+    shown = f"{low if low is not None else '-'}-{high if high is not None else '-'}"
+    return f"{filled['parameter']} limits {shown} in {filled['room']}"
+
+
+def alarm_parameter(kind: str) -> str:
+    """The parameter an alarm kind is about ("spo2_low" -> "spo2"); "" when none."""
+    for p in sorted((p.value for p in Param), key=len, reverse=True):
+        if kind.startswith(p + "_") or kind.endswith("_" + p) or kind == p:
+            return p
+    return ""
