@@ -59,5 +59,7 @@ class SdcSettings(BaseModel):
     offline (technical alarm `device_offline`) until it is back."""
     socket_timeout_s: int = Field(default=5, ge=1)
     """Timeout of one request to a provider."""
-    renew_s: int = Field(default=30, ge=1)
-    """Subscription renew interval in whole seconds (sdc11073 takes only an int)."""
+    renew_s: int | None = Field(default=None, ge=1)
+    """Subscription renew interval in whole seconds; None (the default): renew when half of
+    the time the provider granted is left. A fixed interval must be shorter than what the
+    provider grants (sdc11073 providers grant 15 s), or the subscription lapses."""

@@ -109,6 +109,25 @@ async def test_discovery_by_location_picks_the_room_and_offline_then_reconnects(
 
 
 @pytest.mark.asyncio
+@pytest.mark.slow
+async def test_the_subscription_outlives_what_the_provider_grants() -> None:
+    # sdc11073's provider grants a subscription 15 s at most: the consumer renews in time
+    # and stays connected (a fixed 30 s renew interval dropped the link every 30 s).
+    async with sdc_monitor() as monitor:
+        spec = {"device": "sdc-1", "room": "IR1", "address": monitor.xaddr}
+        async with consuming([spec]) as (consumer, samples, alarms):
+            await eventually(lambda: samples.status == [("IR1", "sdc-1", True)])
+            start = datetime.now(UTC)
+            for second in range(40):
+                at = start + timedelta(seconds=second)
+                await asyncio.to_thread(monitor.publish, {"spo2": 96.0 + second % 2}, at=at)
+                await asyncio.sleep(1)
+            await eventually(lambda: len(samples.values(Param.SPO2)) >= 40)
+            assert samples.status == [("IR1", "sdc-1", True)]  # never offline in between
+            assert not alarms.raised
+
+
+@pytest.mark.asyncio
 async def test_a_new_mdib_sequence_is_read_again() -> None:
     async with sdc_monitor() as monitor:
         await asyncio.to_thread(monitor.publish, NORMAL, at=datetime.now(UTC))
