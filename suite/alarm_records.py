@@ -7,7 +7,7 @@ show it ("SpO2 low, acknowledged by nurse1"). Pure functions; times are ISO 8601
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suite.domain.alarms.model import (
@@ -21,6 +21,7 @@ from suite.domain.alarms.model import (
     AlarmRaised,
     LimitAdjusted,
 )
+from suite.domain.bounds import wire_time
 
 EVENT_NAMES: dict[type[AlarmEvent], str] = {
     AlarmRaised: "raised",
@@ -38,9 +39,8 @@ def event_name(event: AlarmEvent) -> str:
 
 
 def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 in UTC with a Z (never raises: suite/domain/bounds.py)."""
+    return None if value is None else wire_time(value)
 
 
 def alarm_view(alarm: Alarm) -> dict[str, Any]:

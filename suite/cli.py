@@ -24,6 +24,7 @@ from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
+from suite.domain.bounds import OutOfRange, bounded_time
 from suite.domain.codec import from_data
 from suite.domain.commands import ScheduleCase
 from suite.domain.envelope import Source
@@ -228,7 +229,10 @@ def _parse_time(text: str) -> datetime:
         raise Fail(f"--at {text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise Fail(f"--at {text!r} needs a time zone (e.g. +01:00 or Z)")
-    return value
+    try:
+        return bounded_time(value, where="--at")
+    except OutOfRange as exc:
+        raise Fail(exc.message) from None
 
 
 _STEP_HELP = "\n".join(f"  {name:<15} {' '.join(step_fields(name)) or '-'}" for name in STEPS)

@@ -216,9 +216,26 @@ class Hl7Settings(BaseModel):
     max_frame_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest inbound MLLP frame; a bigger one is discarded and answered AR."""
     frame_timeout_s: float = Field(default=30.0, gt=0)
-    """Seconds a sender may pause inside a frame before the connection is closed."""
+    """Seconds a sender may take for one frame, from its first byte to its last; a slower
+    one (a pause, or one byte every few seconds) closes the connection."""
     max_connections: int = Field(default=64, ge=1)
     """Simultaneous inbound connections; more are closed at once (counted, logged)."""
+    max_connections_per_peer: int = Field(default=32, ge=1)
+    """Simultaneous inbound connections from one IP address; more are closed at once, so one
+    sender cannot take every slot (keep it below `max_connections`)."""
+    allowed_peers: list[str] = Field(default_factory=list)
+    """IP addresses or networks (CIDR) allowed to connect; others are closed at once
+    (counted, logged). Empty: any address (the development default)."""
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    """Seconds a connection may stay open without completing a message; then it is closed.
+    (`frame_timeout_s` bounds a whole frame, however slowly its bytes trickle in.)"""
+    parse_thread_bytes: int = Field(default=65_536, ge=0)
+    """Messages larger than this are parsed in a worker thread, off the event loop."""
+    parse_budget_s: float = Field(default=5.0, gt=0)
+    """Seconds a message may take to parse; a slower one is answered AR (the thread is left
+    to finish; at most `max_connections` can run at once)."""
+    order_window_days: float = Field(default=366.0, gt=0)
+    """Orders scheduled further than this from the service clock are refused (AE)."""
     processing_ids: list[str] = Field(default_factory=lambda: ["P"])
     """MSH-11 processing IDs accepted (P production, T training, D debugging); others get AR."""
     default_charset: str = "UNICODE UTF-8"
@@ -262,6 +279,14 @@ class Hl7Settings(BaseModel):
     """Seconds of failed delivery before the one `hl7_outbound_down` technical alarm."""
     poll_s: float = Field(default=2.0, gt=0)
     """How often the sender looks for messages queued by other processes (CLI replay)."""
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _peers(cls, value: list[str]) -> list[str]:
+        from suite.peers import parse_networks
+
+        parse_networks(value)
+        return value
 
     @field_validator("procedure_codes")
     @classmethod

@@ -33,6 +33,7 @@ from suite.alarm_service import AlarmService
 from suite.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.alarms.parameters import Param
+from suite.domain.bounds import OutOfRange, number
 from suite.domain.codec import from_data
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
@@ -78,9 +79,10 @@ def _number(body: Mapping[str, Any], key: str, *, action: str) -> float | None:
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError(f"{action}: {key} must be a number or null", rule="bad-command")
-    return float(value)
+    try:  # finite and of sane size: a 400-digit integer must not reach float()
+        return number(value, where=f"{action}: {key}")
+    except OutOfRange as exc:
+        raise CommandError(f"{exc.message} (a number or null)", rule="bad-command") from None
 
 
 async def _nobody(room: str) -> str | None:

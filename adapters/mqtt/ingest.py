@@ -23,6 +23,7 @@ from datetime import datetime
 from adapters.mqtt import codec
 from suite.alarm_service import AlarmService
 from suite.domain.alarms.parameters import PARAMETERS, Param
+from suite.domain.bounds import DEVICE_TIME_WINDOW, OutOfRange, time_near
 from suite.store.vitals import sample_row
 from suite.vitals_service import VitalsRecorder
 
@@ -46,6 +47,8 @@ ALARMED = {
     codec.MALFORMED: "Monitor {device} sends unreadable data; it is discarded",
     codec.BAD_VALUE: "{label} readings unreadable on monitor {device}",
     codec.WRONG_UNIT: "{label} in a wrong unit on monitor {device}; values discarded",
+    codec.OUT_OF_RANGE: "Monitor {device} sends impossible times or sequence numbers; they are"
+    " discarded",
     STORE_OVERFLOW: "Vitals of this room are not being stored (store falling behind)",
 }
 _TECH_KIND = {codec.OVERSIZE: "oversize_payload", codec.MALFORMED: "malformed_payload"}
@@ -121,6 +124,11 @@ class Ingest:
             self._fault(room, device, exc.kind, exc.message, None)
             return
         sample = decoded.sample
+        try:  # days off the service clock is not a skewed clock but garbage (bounds.py)
+            time_near(sample.at, now=self.clock(), window=DEVICE_TIME_WINDOW, where="ts")
+        except OutOfRange as exc:
+            self._fault(room, device, codec.OUT_OF_RANGE, exc.message, None)
+            return
         if self._too_dense(dev, sample.at):
             detail = f"over {self.max_device_rate} samples per second of device time"
             self._fault(room, device, FLOODING, detail, None)
