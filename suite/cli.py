@@ -23,6 +23,7 @@ from suite import logs
 from suite.audit_cli import audit_command
 from suite.bus import Bus
 from suite.case_service import CaseService
+from suite.cli_settings import preflighted
 from suite.cli_settings import settings_of as _settings
 from suite.domain.bounds import OutOfRange, bounded_time
 from suite.domain.codec import from_data
@@ -85,7 +86,7 @@ def _run_service(
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the service until SIGINT or SIGTERM."""
-    _run_service(_settings(ctx))
+    _run_service(preflighted(_settings(ctx)))
 
 
 @cli.group()

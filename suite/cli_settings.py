@@ -15,8 +15,24 @@ def settings_of(ctx: click.Context) -> Settings:
     obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
     if "settings" not in obj:
         try:
-            obj["settings"] = load_settings(obj.get("config"))
+            obj["settings"] = loaded = load_settings(obj.get("config"))
+            if loaded.db_url is None:  # the default database lives in data_dir: make it
+                from suite.startup import check_data_dir
+
+                check_data_dir(loaded)
         except SettingsError as exc:
             raise click.UsageError(str(exc)) from None
     settings: Settings = obj["settings"]
+    return settings
+
+
+def preflighted(settings: Settings) -> Settings:
+    """`settings` once suite/startup.py found nothing wrong; a usage error (exit 2, one line
+    naming the setting) otherwise."""
+    from suite.startup import preflight
+
+    try:
+        preflight(settings)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
     return settings

@@ -81,6 +81,9 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     from adapters.hl7.component import hl7_components
 
     components += hl7_components(ctx)
+    from suite.watchdog import loop_watchdog
+
+    components += loop_watchdog(ctx)
     return components
 
 

@@ -7,6 +7,7 @@ Environment variables win over the file. Nested sections use a double underscore
 
 from __future__ import annotations
 
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,19 @@ class LeaseSettings(BaseModel):
         return value
 
 
+class WatchdogSettings(BaseModel):
+    """The event-loop watchdog (suite/watchdog.py)."""
+
+    enabled: bool = True
+    """Measure the event loop's lag and alarm when it stalls."""
+    interval_s: float = Field(default=0.5, gt=0)
+    """How often the lag is measured."""
+    threshold_s: float = Field(default=1.0, gt=0)
+    """A lag above this raises the `loop_stalled` site technical alarm."""
+    clear_after_s: float = Field(default=60.0, gt=0)
+    """The alarm clears after this long without a stall."""
+
+
 class TuiSettings(BaseModel):
     """The terminal dashboard (`procsuite tui`); it reads `mqtt_url` and `site` above."""
 
@@ -436,6 +450,7 @@ class Settings(BaseSettings):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
 
     @field_validator("dicom_port", "hl7_port")
     @classmethod
@@ -496,6 +511,12 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         )
     try:
         return cls(**overrides)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # One line naming the file; not the 50-line traceback of the TOML parser.
+        what = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"is not TOML: {exc}"
+        raise SettingsError(f"config file {config} {what}") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {config} cannot be read: {exc.strerror}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "__".join(str(p) for p in first["loc"] if p != "__root__")

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from adapters.hl7.inbound import Identity, InboundProcessor, local_zone
 from adapters.hl7.journal import Journal
 from adapters.hl7.listener import Hl7Listener
-from suite.peers import PeerLimits, parse_networks
 from adapters.hl7.orders import OrderRules
 from adapters.hl7.outbox import Outbox
+from suite.peers import PeerLimits, parse_networks
 from suite.tls import server_tls
 
 if TYPE_CHECKING:
