@@ -98,6 +98,9 @@ class DicomSettings(BaseModel):
     Empty allows every caller."""
     max_associations: int = Field(default=10, ge=1)
     """Associations served at once; more are rejected (A-ASSOCIATE-RJ, local limit exceeded)."""
+    max_associations_per_caller: int = Field(default=4, ge=1)
+    """Associations one calling AE title may hold at once; more are rejected (transient, local
+    limit exceeded), so one caller cannot take every slot from the modalities."""
     max_object_mb: float = Field(default=1024.0, gt=0)
     """Largest object C-STORE keeps (MiB); a larger one is refused with status 0xA700."""
     timeout_s: float = Field(default=30.0, gt=0)

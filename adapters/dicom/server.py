@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -43,6 +44,7 @@ from adapters.dicom.mpps import (
 )
 from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.worklist import answer, matches, with_character_set
+from suite.peers import PeerGate
 from suite.site_alarm import FromThread
 from suite.store.database import StoreError
 
@@ -52,6 +54,11 @@ log = logging.getLogger(__name__)
 FIND_PENDING = 0xFF00
 FIND_CANCELLED = 0xFE00
 FIND_OUT_OF_RESOURCES = 0xA700
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): rejected-transient, by the service provider (presentation
+# related function), local limit exceeded.
+REJECT_TRANSIENT = 0x02
+SOURCE_PROVIDER_PRESENTATION = 0x03
+LOCAL_LIMIT_EXCEEDED = 0x02
 FIND_UNABLE_TO_PROCESS = 0xC000
 
 
@@ -87,6 +94,7 @@ class DicomScp:
         timeout_s: float,
         counters: Counters,
         disk_alarm: FromThread | None = None,
+        max_per_caller: int | None = None,
     ) -> None:
         self.disk_alarm = disk_alarm or FromThread(None, None)
         self.ae_title = ae_title
@@ -99,6 +107,11 @@ class DicomScp:
         self.max_associations = max_associations
         self.timeout_s = timeout_s
         self.counters = counters
+        # Associations open per calling AE title: one caller (ten C-ECHO keep-alives) must not
+        # take every slot from the modalities. Association threads share it: under a lock.
+        self.callers = PeerGate(per_peer=max_per_caller or max_associations, allowed=lambda _: True)
+        self._callers_lock = threading.Lock()
+        self._admitted: dict[int, str] = {}  # id(association) -> calling AE title
 
     def start(
         self, host: str, port: int, *, tls: ssl.SSLContext | None = None
@@ -115,6 +128,7 @@ class DicomScp:
         )
         handlers: list[Any] = [
             (evt.EVT_REQUESTED, self.on_requested),
+            (evt.EVT_CONN_CLOSE, self.on_closed),
             (evt.EVT_C_ECHO, self.on_echo),
             (evt.EVT_C_STORE, self.on_store),
             (evt.EVT_C_FIND, self.on_find),
@@ -134,6 +148,22 @@ class DicomScp:
         address = str(event.assoc.requestor.address)
         reason = self.policy.refusal(calling, address)
         if reason is None:
+            with self._callers_lock:
+                if self.callers.admit(calling) is None:
+                    self._admitted[id(event.assoc)] = calling
+                    return
+            count = self.counters.add("associations_over_caller_cap")
+            log.warning(
+                "dicom: association from %r rejected: it already has %d open (so far: %d)",
+                calling,
+                self.callers.per_peer,
+                count,
+            )
+            # Transient, "local limit exceeded": the caller may try again later.
+            event.assoc.acse.send_reject(
+                REJECT_TRANSIENT, SOURCE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED
+            )
+            event.assoc.kill()
             return
         count = self.counters.add("associations_rejected")
         log.warning("dicom: association rejected: %s (rejections so far: %d)", reason, count)
@@ -142,6 +172,12 @@ class DicomScp:
         )
         # Wait (bounded by the ARTIM timer) until the peer has the rejection and hangs up.
         event.assoc.kill()
+
+    def on_closed(self, event: Event) -> None:
+        with self._callers_lock:
+            calling = self._admitted.pop(id(event.assoc), None)
+            if calling is not None:
+                self.callers.release(calling)
 
     def on_echo(self, event: Event) -> int:
         self.counters.add("echoes")
