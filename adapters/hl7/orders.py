@@ -101,6 +101,7 @@ def plan_order(
             "accession number is missing",
             code=REQUIRED_FIELD_MISSING,
         )
+    _check_accession(accession.value, accession.where)
     mapped = map_order(
         request,
         procedure,
@@ -185,6 +186,20 @@ def plan_order(
         order_row=order_row,
         where=where,
     )
+
+
+def _check_accession(value: str, where: Location) -> None:
+    """The accession goes to the worklist as a DICOM SH (Accession Number): at most 16
+    characters, none of them a backslash (the DICOM value separator: `\\E\\` in HL7 would
+    make it two values) or a control character."""
+    bad = next((ch for ch in value if ch == "\\" or not ch.isprintable()), None)
+    if bad is not None or len(value) > 16:
+        why = f"contains {bad!r}" if bad is not None else f"has {len(value)} characters"
+        raise ContentError(
+            where,
+            f"accession number {why}; DICOM allows at most 16 printable characters, no backslash",
+            code=DATA_TYPE_ERROR,
+        )
 
 
 def _cancel(
