@@ -40,6 +40,11 @@ MODALITY_AE = "FLUORO1"
 _ids = itertools.count(1)
 
 
+def installed(tool: str) -> bool:
+    """Whether the peer program at `tool` (a full path) is there to run."""
+    return os.access(tool, os.X_OK)
+
+
 @dataclass
 class Stack:
     broker: Broker
@@ -77,7 +82,7 @@ def hostile_settings(broker: Broker, tmp_path: Path, **overrides: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def hostile_stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
-    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+    if shutil.which("mosquitto") is None and not installed("/usr/sbin/mosquitto"):
         missing("mosquitto")
     with run_mosquitto() as mosq:
         broker = Broker("mosquitto", mosq.port, mosq)
@@ -109,7 +114,7 @@ async def hl7_answers(stack: Stack) -> None:
 
 
 async def dicom_answers(stack: Stack, *, calling: str = MODALITY_AE) -> None:
-    if not Path(ECHOSCU).exists():
+    if not installed(ECHOSCU):
         missing("dcmtk echoscu")
     process = await asyncio.create_subprocess_exec(
         ECHOSCU, "-aet", calling, "-aec", "PROCSUITE", "127.0.0.1", str(stack.dicom.port),

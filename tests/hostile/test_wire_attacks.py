@@ -24,6 +24,7 @@ from tests.hostile.conftest import (
     alive,
     hl7_answers,
     hostile_stack,
+    installed,
     mqtt_answers,
 )
 from tests.peers import missing
@@ -51,7 +52,7 @@ async def test_an_order_dated_year_9999_is_refused_and_the_room_keeps_publishing
 
 
 async def test_a_worklist_query_of_many_wildcards_is_answered_at_once(tmp_path: Path) -> None:
-    if not Path(FINDSCU).exists():
+    if not installed(FINDSCU):
         missing("dcmtk findscu")
     async with hostile_stack(tmp_path) as stack:
         stars = "*" * 15 + "Z"
@@ -192,7 +193,7 @@ async def test_an_escaped_backslash_in_an_accession_is_refused(tmp_path: Path) -
 
 
 async def test_an_image_with_too_little_pixel_data_is_refused(tmp_path: Path) -> None:
-    if not Path(STORESCU).exists():
+    if not installed(STORESCU):
         missing("dcmtk storescu")
     async with hostile_stack(tmp_path) as stack:
         ds = dicom_samples.image(rows=512, columns=512)
