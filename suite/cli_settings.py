@@ -9,6 +9,13 @@ import click
 from suite.settings import Settings, SettingsError, load_settings
 
 
+class ConfigurationError(click.ClickException):
+    """A setting that cannot work: one line naming it ("Error: invalid setting ..."), exit 2,
+    no usage text and no traceback."""
+
+    exit_code = 2
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings for this invocation (from `--config` on the root group and the
     environment), loaded on first use; a bad value is a usage error naming the setting."""
@@ -21,7 +28,7 @@ def settings_of(ctx: click.Context) -> Settings:
 
                 check_data_dir(loaded)
         except SettingsError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise ConfigurationError(str(exc)) from None
     settings: Settings = obj["settings"]
     return settings
 
@@ -34,5 +41,5 @@ def preflighted(settings: Settings) -> Settings:
     try:
         preflight(settings)
     except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
     return settings
