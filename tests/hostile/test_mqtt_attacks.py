@@ -45,6 +45,7 @@ async def test_extreme_seq_and_ts_in_vitals_are_refused_and_the_room_still_alarm
         ingest = stack.run.runner.ingest
         faults = ingest.faults[("IR1", "mon-evil")]
         assert faults["out_of_range"] == 3 and faults["bad_value"] == 1
+        assert any(c.name == "loop-watchdog" for c in stack.run.ctx.components)
         kinds = {a.kind for a in stack.run.alarms.active("IR1")}
         assert "out_of_range" in kinds  # the nurse hears that readings are discarded
 
