@@ -218,3 +218,32 @@ async def test_an_image_with_too_little_pixel_data_is_refused(tmp_path: Path) ->
         assert stack.dicom.stats.snapshot().get("objects_refused") == 1
         assert stack.dicom.stats.snapshot().get("stored", 0) == 0
         await alive(stack, desaturation=False)
+
+
+async def test_an_oversize_object_is_aborted_while_it_arrives(tmp_path: Path) -> None:
+    if not installed(STORESCU):
+        missing("dcmtk storescu")
+    async with hostile_stack(tmp_path, dicom={"max_object_mb": 1.0}) as stack:
+        ds = dicom_samples.image(rows=1024, columns=2048)  # 4 MiB of pixels
+        path = dicom_samples.save(ds, tmp_path / "big.dcm")
+        attack = asyncio.create_task(asyncio.to_thread(
+            subprocess.run,
+            [STORESCU, "-aet", MODALITY_AE, "-aec", "PROCSUITE", "127.0.0.1",
+             str(stack.dicom.port), str(path)],
+            capture_output=True, text=True,
+        ))  # fmt: skip
+        result = await attack
+        assert result.returncode != 0, result
+        counts = stack.dicom.stats.snapshot()
+        assert counts.get("objects_aborted_oversize") == 1, counts
+        assert counts.get("stored", 0) == 0
+        await alive(stack, desaturation=False)
+        # A normal image from the same modality is stored afterwards.
+        small = dicom_samples.save(dicom_samples.image(), tmp_path / "small.dcm")
+        ok = await asyncio.to_thread(
+            subprocess.run,
+            [STORESCU, "-aet", MODALITY_AE, "-aec", "PROCSUITE", "127.0.0.1",
+             str(stack.dicom.port), str(small)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert ok.returncode == 0, ok
