@@ -28,7 +28,7 @@ import paho.mqtt.client as paho
 
 from bench._common import machine, save
 from bench._mqtt_load import broker
-from suite.service import Service
+from procsuite.bootstrap import Service
 from suite.settings import load_settings
 
 ROOMS, PER_ROOM, RATE_HZ = 20, 5, 10.0

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench._common import save
+from suite.app.case_service import CaseService
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.domain.envelope import Source
 from suite.store import migrate
 from suite.store.database import Database

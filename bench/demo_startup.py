@@ -32,7 +32,7 @@ from typing import Any
 from bench._common import machine, save
 
 ROUNDS = int(os.environ.get("DEMO_BENCH_ROUNDS", "3"))
-PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
+PROCSUITE = [sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())"]
 
 
 def one_round() -> dict[str, float]:

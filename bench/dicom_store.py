@@ -137,10 +137,10 @@ def run_bare_pynetdicom(images: Path) -> float:
 
 async def _procsuite_round(images: Path, work: Path) -> tuple[float, float]:
     from adapters.dicom.component import DicomAdapter
+    from suite.app.case_service import CaseService
+    from suite.app.context import ServiceContext
     from suite.bus import Bus
-    from suite.case_service import CaseService
     from suite.domain.envelope import Source
-    from suite.service import ServiceContext
     from suite.settings import Settings
     from suite.store import migrate
     from suite.store.database import Database

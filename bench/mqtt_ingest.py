@@ -23,9 +23,9 @@ import aiomqtt
 
 from bench._common import machine, save
 from bench._mqtt_load import broker, monitor_files, publish_files
+from procsuite.bootstrap import Service
 from suite.domain import commands as c
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.settings import load_settings
 from tests.scenarios import schedule
 
@@ -117,7 +117,7 @@ async def service(port: int, qos: int, total: int, data_dir: Path) -> dict[str, 
             "stored_msgs_per_s": round(total / (stored_at - first)),
             "faults": faults,
             "db_commits": svc.ctx.db.batches,
-            "alarm_events": runner.commands.alarms.stored,
+            "alarm_events": runner.commands.actions.alarms.stored,
         }
     finally:
         stop.set()

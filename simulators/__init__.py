@@ -15,5 +15,5 @@
   service and a whole simulated suite day in one process.
 
 They import nothing from adapters/ or suite/store: a real device can replace any of them
-(the demo alone also runs the service itself, through suite.service).
+(the demo alone also runs the service itself, through procsuite.bootstrap).
 """

@@ -23,6 +23,7 @@ import click
 from simulators.cli_case import case
 from simulators.cli_common import run_until_signal
 from simulators.cli_his import his
+from simulators.cli_pcd01 import pcd01
 from simulators.clock import SimClock
 from simulators.dicom_objects import Equipment
 from simulators.fluoro_dose import Technique
@@ -303,3 +304,81 @@ def _query_day(on: str | None, clock: SimClock) -> date | None:
 
 simulate.add_command(his)
 simulate.add_command(case)
+simulate.add_command(pcd01)
+
+
+# ---- SDC monitor -------------------------------------------------------------------------------
+
+
+@simulate.command("sdc-monitor")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=0, show_default=True, help="HTTP port (0: any free one).")
+@click.option("--epr", default=None, help="Endpoint reference (urn:uuid:...; default random).")
+@click.option(
+    "--location",
+    default="",
+    help="Location scope for discovery, e.g. fac=HOSP,poc=IR,rm=IR1 (keys fac bldng flr poc rm bed).",
+)
+@click.option(
+    "--tls-folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Mutual TLS: folder with userkey.pem, usercert.pem, cacert.pem.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    help="KIND[@START][+DURATION][=VALUE], repeatable (as for `simulate monitor`).",
+)
+@click.option("--rate", default=1.0, show_default=True, help="Metric updates per second (Hz).")
+@click.option("--speed", default=1.0, show_default=True, help="Simulated seconds per real second.")
+@click.option("--seed", default=1, show_default=True, help="The patient from this seed.")
+@click.option(
+    "--nibp-interval", default=180.0, show_default=True, help="Seconds between cuff measurements."
+)
+@click.option("--duration", default=None, type=float, help="Stop after this many simulated s.")
+def sdc_monitor(
+    address: str,
+    port: int,
+    epr: str | None,
+    location: str,
+    tls_folder: Path | None,
+    scenarios: tuple[str, ...],
+    rate: float,
+    speed: float,
+    seed: int,
+    nibp_interval: float,
+    duration: float | None,
+) -> None:
+    """A patient monitor speaking IEEE 11073 SDC (an sdc11073 provider) with HR, SpO2, NIBP,
+    RR, EtCO2 and temperature from the physiology scenarios."""
+    from simulators.sdc_monitor import SdcMonitor
+
+    try:
+        chosen = parse_all(list(scenarios))
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+    where: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in location.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in ("fac", "bldng", "flr", "poc", "rm", "bed"):
+            raise click.BadParameter(f"{part!r} is not KEY=VALUE", param_hint="--location")
+        where[key] = value
+    clock = SimClock(start=None, speed=speed)
+    model = MonitorModel(
+        start_at=clock.now(), scenarios=chosen, seed=seed, rate_hz=rate,
+        nibp_interval_s=nibp_interval,
+    )  # fmt: skip
+    mon = SdcMonitor(address=address, port=port, epr=epr, location=where, tls_folder=tls_folder)
+
+    async def main(stop: asyncio.Event) -> Any:
+        task = asyncio.create_task(mon.run(model, clock=clock, duration_s=duration, stop=stop))
+        while not mon.serving and not task.done():  # noqa: ASYNC110  (start-up, once)
+            await asyncio.sleep(0.1)
+        if mon.serving:
+            click.echo(f"sdc-monitor {mon.epr} at {mon.xaddr}", err=True)
+        return await task
+
+    published = run_until_signal(main)
+    click.echo(f"sdc-monitor: {published} metric updates published")

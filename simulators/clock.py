@@ -3,7 +3,7 @@
 `SimClock(speed=60)` runs an hour in a minute: simulated time starts at `start` and moves
 `speed` simulated seconds per real second, so every device timestamp, DICOM date and HL7
 time of one run stays consistent with the others. It is a `Callable[[], datetime]`, the
-clock type `suite.service.Service` takes, so a demo can hand the same clock to the service.
+clock type `procsuite.bootstrap.Service` takes, so a demo can hand the same clock to the service.
 """
 
 from __future__ import annotations

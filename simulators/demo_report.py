@@ -286,5 +286,5 @@ def _count(codes: Any) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(tally.items())) or "none"
 
 
-def iso(at: datetime) -> str:
+def local_time(at: datetime) -> str:
     return at.isoformat(timespec="seconds")

@@ -24,19 +24,14 @@ import json
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulators.physiology import Baseline, PatientModel, noise
 from simulators.scenarios import Kind, Scenario
+from suite.clock import iso
 
 Number = int | float
-
-
-def iso_ms(at: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z: 2026-11-24T09:12:03.250Z."""
-    utc = at.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +43,7 @@ class VitalsMessage:
     values: dict[str, Number | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ts": iso_ms(self.ts), "seq": self.seq, "values": dict(self.values)}
+        return {"ts": iso(self.ts), "seq": self.seq, "values": dict(self.values)}
 
     def payload(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()

@@ -28,12 +28,13 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiomqtt
 
 from simulators.monitor import MqttTarget
+from suite.clock import utc_now
 from suite.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Reply:
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     rule: str = ""
+    instance: str = ""  # which procsuite instance answered (when several share the broker)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Reply:
@@ -74,6 +76,7 @@ class Reply:
             result=result if isinstance(result, dict) else {},
             error=str(data.get("error") or ""),
             rule=str(data.get("rule") or ""),
+            instance=str(data.get("instance") or ""),
         )
 
 
@@ -85,10 +88,6 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return found if found.tzinfo is not None else None
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CommandLink:
@@ -107,7 +106,7 @@ class CommandLink:
         connect_timeout_s: float = 20.0,
         alarm_queue: int = 1_000,
         reconnect_max_s: float = 5.0,
-        real_clock: Callable[[], datetime] = _utc_now,
+        real_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not user or any(ch in user for ch in "/#+ "):
             raise ValueError(f"user name {user!r} cannot be part of an MQTT topic")
@@ -133,6 +132,7 @@ class CommandLink:
         self._alarms: deque[dict[str, Any]] = deque(maxlen=alarm_queue)
         self._alarm_ready = asyncio.Event()
         self._offset_s: float | None = None  # service clock minus our real clock
+        self.service_online = asyncio.Event()  # the service's retained status says online
         self._task: asyncio.Task[None] | None = None
         self.alarms_dropped = 0
         self.unreadable = 0
@@ -310,7 +310,12 @@ class CommandLink:
                 if waiting is not None and not waiting.done():
                     waiting.set_result(reply)
             elif parts == ["status"]:
-                self._saw_time(json.loads(payload).get("at") if payload[:1] == b"{" else None)
+                status = json.loads(payload) if payload[:1] == b"{" else {}
+                self._saw_time(status.get("at"))
+                if status.get("online") is True:
+                    self.service_online.set()
+                else:
+                    self.service_online.clear()
             elif len(parts) == 3 and parts[0] == "rooms" and parts[2] == "state":
                 await self._state(parts[1], payload)
             elif len(parts) == 2 and parts[0] == "alarms":

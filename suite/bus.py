@@ -12,10 +12,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from suite.errors import ProcsuiteError
+
 log = logging.getLogger(__name__)
 
 
-class BusOverflow(Exception):
+class BusOverflow(ProcsuiteError):
     """A lossless subscriber's queue is full: it has fallen too far behind."""
 
 

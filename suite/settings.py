@@ -20,8 +20,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from suite.device_settings import DevicesSettings
 from suite.domain.dose import DoseThresholds
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
+from suite.errors import ConfigError
+from suite.settings_sdc import SdcSettings
 
 
 class Role(StrEnum):
@@ -449,11 +452,13 @@ class Settings(BaseSettings):
     dicom: DicomSettings = Field(default_factory=DicomSettings)
     dose: DoseSettings = Field(default_factory=DoseSettings)
     hl7: Hl7Settings = Field(default_factory=Hl7Settings)
+    sdc: SdcSettings = Field(default_factory=SdcSettings)
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings)
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
+    devices: DevicesSettings = Field(default_factory=DevicesSettings)
 
     @field_validator("dicom_port", "hl7_port")
     @classmethod
@@ -497,7 +502,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-class SettingsError(Exception):
+class SettingsError(ConfigError):
     """A setting has a bad value; the message is one line naming it."""
 
 

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from suite.site_alarm import SiteAlarm
+from suite.app.site_alarm import SiteAlarm
 
 if TYPE_CHECKING:
-    from suite.service import ServiceContext
+    from suite.app.context import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from suite.app.case_service import CaseService
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.store import migrate
 from suite.store.database import Database
 from tests.peers import Mosquitto, Postgres, create_database, run_mosquitto, run_postgres

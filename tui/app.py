@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from suite.clock import utc_now
 from tui.client import SuiteClient
 from tui.model import SuiteModel
 from tui.screens.base import SuiteScreen
@@ -31,10 +32,6 @@ from tui.views import AlarmUpdate, ConnectionStatus, Reply, RoomState, ServiceSt
 from tui.widgets import ResultLine
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SuiteUpdate(Message):

@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from suite.clock import utc_now
 from tui.client import OFFLINE
 from tui.inbox import Inbox, InboxStreams
 from tui.views import Link, Reply
 
 Answer = Callable[[str, dict[str, Any]], Reply | Awaitable[Reply]]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FakeSuiteClient(InboxStreams):
@@ -30,7 +27,7 @@ class FakeSuiteClient(InboxStreams):
         *,
         user: str = "tech1",
         site: str = "main",
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         connected: bool = True,
     ) -> None:
         self.user, self.site = user, site

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from suite.domain.alarms.model import Priority
+from suite.errors import WireError as ProcsuiteWireError
 
 
-class WireError(Exception):
+class WireError(ProcsuiteWireError):
     """A message from the service or a device that the dashboard cannot read."""
 
 

@@ -18,22 +18,19 @@ import logging
 import ssl
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
 
+from suite.clock import utc_now
 from tui import wire
 from tui.client import OFFLINE, TIMEOUT
 from tui.inbox import Inbox, InboxStreams
 from tui.views import Link, Reply
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def broker_address(url: str) -> tuple[str, int, bool]:
@@ -65,7 +62,7 @@ class MqttSuiteClient(InboxStreams):
         reply_timeout_s: float = 10.0,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 10.0,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not user or any(ch in user for ch in "/#+ "):
             raise ValueError(f"user name {user!r} cannot be part of an MQTT topic")

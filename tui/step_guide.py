@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from enum import Enum
 
+from suite.app.steps import STEPS, step_fields
 from suite.domain.checklist import ChecklistItem
-from suite.steps import STEPS, step_fields
 from tui.views import CaseView, LevelView
 
 # Filled in by the service, not typed by a person.

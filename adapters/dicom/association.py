@@ -20,6 +20,7 @@ from pynetdicom import AE
 
 from adapters.dicom import sop
 from adapters.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from suite.errors import ProcsuiteError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ SOURCE_SERVICE_USER = 0x01
 CALLING_AE_NOT_RECOGNISED = 0x03
 
 
-class ServiceBusy(Exception):
+class ServiceBusy(ProcsuiteError):
     """The service did not answer an association in time (or is stopping)."""
 
 
@@ -55,11 +56,11 @@ class Bridge:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as exc:
             future.cancel()
-            raise ServiceBusy(f"no answer from the service within {self.timeout_s:g} s") from None
-        except concurrent.futures.CancelledError:
-            raise ServiceBusy("the service is stopping") from None
+            raise ServiceBusy(f"no answer from the service within {self.timeout_s:g} s") from exc
+        except concurrent.futures.CancelledError as exc:
+            raise ServiceBusy("the service is stopping") from exc
 
 
 class Counters:

@@ -14,13 +14,14 @@ from pynetdicom import AE
 
 from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
-from adapters.dicom.forward import queue_state
-from adapters.dicom.linker import AssignError, Linker, assign, list_unmatched
+from adapters.dicom.linker import Linker
+from suite.app.case_service import CaseService
+from suite.app.image_assignment import AssignError, assign
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.cli_settings import settings_of as _settings
 from suite.domain.alarms.model import AlarmRaised
 from suite.settings import Settings
+from suite.store import dicom_forward, dicom_instances
 from suite.store.database import Database
 from suite.store.running import running_database
 
@@ -30,7 +31,7 @@ T = TypeVar("T")
 async def _with_store(
     settings: Settings, fn: Callable[[CaseService, Database, Bus], Awaitable[T]]
 ) -> T:
-    from suite.service import utc_now
+    from suite.clock import utc_now
 
     async with running_database(settings.database_url) as database:
         bus = Bus()
@@ -54,7 +55,7 @@ def unmatched(ctx: click.Context) -> None:
             f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.sop_instance_uid}  {r.modality or '-':<3}"
             f" {sop.storage_name(r.sop_class_uid)}  patient {r.patient_id or '-'}"
             f"  accession {r.accession or '-'}  from {r.calling_ae}"
-            for r in await list_unmatched(database)
+            for r in await dicom_instances.unmatched(database)
         ]
 
     lines = asyncio.run(_with_store(_settings(ctx), go))
@@ -71,7 +72,7 @@ def assign_command(ctx: click.Context, sop_instance_uid: str, case_id: str, forc
     settings = _settings(ctx)
 
     async def go(cases: CaseService, database: Database, bus: Bus) -> str:
-        from suite.service import utc_now
+        from suite.clock import utc_now
 
         found = cases.get(case_id) or cases.by_accession(case_id)
         if found is None:
@@ -115,7 +116,7 @@ def queue(ctx: click.Context) -> None:
     """How the PACS forward queue stands."""
 
     async def go(_cases: CaseService, database: Database, _bus: Bus) -> str:
-        state = await queue_state(database)
+        state = await dicom_forward.queue_state(database)
         lines = [f"waiting {state.waiting} (failing {state.failing}), sent {state.sent}"]
         if state.oldest_waiting is not None:
             lines.append(f"oldest waiting since {state.oldest_waiting:%Y-%m-%d %H:%M:%S}")

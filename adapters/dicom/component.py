@@ -16,12 +16,12 @@ from adapters.dicom.linker import Linker
 from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.server import DicomScp
 from adapters.dicom.worklist import WorklistConfig
+from suite.app.site_alarm import FromThread, SiteAlarm
 from suite.settings import DicomSettings
-from suite.site_alarm import FromThread, SiteAlarm
 from suite.tls import client_tls, server_tls
 
 if TYPE_CHECKING:
-    from suite.service import ServiceContext
+    from suite.app.context import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,12 @@ from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from suite.errors import WireError
+
 _SPECIFIC_CHARACTER_SET = 0x00080005
 
 
-class ElementError(ValueError):
+class ElementError(WireError, ValueError):
     """An element's value cannot be read; the message names the element."""
 
 
@@ -100,8 +102,8 @@ def number(ds: Dataset, tag: int, *, what: str) -> float | None:
                 return None
             try:
                 result = float(textual)
-            except ValueError:
-                raise ElementError(f"{what}: {textual!r} is not a number") from None
+            except ValueError as exc:
+                raise ElementError(f"{what}: {textual!r} is not a number") from exc
     else:
         if isinstance(value, abc.Sequence) and not isinstance(value, str):
             value = value[0] if value else None
@@ -109,8 +111,8 @@ def number(ds: Dataset, tag: int, *, what: str) -> float | None:
                 return None
         try:
             result = float(value)
-        except (TypeError, ValueError):
-            raise ElementError(f"{what}: {value!r} is not a number") from None
+        except (TypeError, ValueError) as exc:
+            raise ElementError(f"{what}: {value!r} is not a number") from exc
     if not math.isfinite(result):
         raise ElementError(f"{what}: {result!r} is not a finite number")
     return result

@@ -17,17 +17,16 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from pydicom import dcmread
 from pynetdicom import AE
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.store import dicom_forward
 from suite.store.database import Database, StoreError
-from suite.store.dicom import ForwardRow
+from suite.store.dicom_forward import ForwardItem, Sent
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +60,8 @@ def retry_delay_s(attempts: int, *, min_s: float, max_s: float) -> float:
     return float(min(max_s, min_s * 2 ** min(attempts - 1, 30)))
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
-    row_id: int
-    ok: bool
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueState:
-    waiting: int
-    failing: int
-    sent: int
-    oldest_waiting: datetime | None
-    last_error: str
-
-
 def send_batch(
-    rows: list[ForwardRow],
+    rows: list[ForwardItem],
     *,
     root: Path,
     destination: Destination,
@@ -94,9 +77,7 @@ def send_batch(
         with socket.create_connection((destination.host, destination.port), timeout=timeout_s):
             pass
     except OSError as exc:
-        return [
-            Sent(r.id or 0, False, f"PACS {destination.key} cannot be reached: {exc}") for r in rows
-        ]
+        return [Sent(r.id, False, f"PACS {destination.key} cannot be reached: {exc}") for r in rows]
     ae = AE(ae_title=calling_ae)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
     contexts = sorted({(r.sop_class_uid, r.transfer_syntax) for r in rows})[:128]
@@ -110,12 +91,12 @@ def send_batch(
     )
     if not assoc.is_established:
         why = "rejected the association" if assoc.is_rejected else "cannot be reached"
-        return [Sent(r.id or 0, False, f"PACS {destination.key} {why}") for r in rows]
+        return [Sent(r.id, False, f"PACS {destination.key} {why}") for r in rows]
     results: list[Sent] = []
     try:
         accepted = {(cx.abstract_syntax, cx.transfer_syntax[0]) for cx in assoc.accepted_contexts}
         for row in rows:
-            row_id = row.id or 0
+            row_id = row.id
             if (row.sop_class_uid, row.transfer_syntax) not in accepted:
                 results.append(
                     Sent(row_id, False, "PACS did not accept this SOP class / transfer syntax")
@@ -192,20 +173,9 @@ class Forwarder:
 
     async def send_due(self) -> int:
         """Send one batch of due instances; returns how many were attempted."""
-        now = self.clock()
-        async with self.db.session() as session:
-            rows = list(
-                await session.exec(
-                    select(ForwardRow)
-                    .where(
-                        col(ForwardRow.sent_at).is_(None),
-                        ForwardRow.destination == self.destination.key,
-                        col(ForwardRow.next_attempt_at) <= now,
-                    )
-                    .order_by(col(ForwardRow.next_attempt_at), col(ForwardRow.id))
-                    .limit(self.batch)
-                )
-            )
+        rows = await dicom_forward.due(
+            self.db, destination=self.destination.key, now=self.clock(), limit=self.batch
+        )
         if not rows:
             return 0
         results = await asyncio.to_thread(
@@ -221,24 +191,12 @@ class Forwarder:
         return len(rows)
 
     async def _record(self, results: list[Sent], *, now: datetime) -> None:
-        async def job(session: AsyncSession) -> None:
-            for result in results:
-                row = await session.get(ForwardRow, result.row_id)
-                if row is None:
-                    continue
-                if result.ok:
-                    row.sent_at = now
-                    row.last_error = ""
-                else:
-                    row.attempts += 1
-                    delay = retry_delay_s(
-                        row.attempts, min_s=self.retry_min_s, max_s=self.retry_max_s
-                    )
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-                    row.last_error = result.error[:400]
-                session.add(row)
-
-        await self.db.write(job)
+        await dicom_forward.record_attempts(
+            self.db,
+            results,
+            now=now,
+            retry_delay_s=partial(retry_delay_s, min_s=self.retry_min_s, max_s=self.retry_max_s),
+        )
         ok = sum(1 for r in results if r.ok)
         self.sent += ok
         failed = [r for r in results if not r.ok]
@@ -253,55 +211,8 @@ class Forwarder:
             )
 
     async def _until_next_due(self) -> float:
-        async with self.db.session() as session:
-            nxt = (
-                await session.exec(
-                    select(func.min(ForwardRow.next_attempt_at)).where(
-                        col(ForwardRow.sent_at).is_(None),
-                        ForwardRow.destination == self.destination.key,
-                    )
-                )
-            ).first()
+        nxt = await dicom_forward.next_due(self.db, destination=self.destination.key)
         if nxt is None:
             return self.sweep_s
-        if nxt.tzinfo is None:  # SQLite hands back naive UTC
-            nxt = nxt.replace(tzinfo=UTC)
         seconds = (nxt - self.clock()).total_seconds()
         return min(max(seconds, 0.05), self.sweep_s)
-
-
-async def queue_state(db: Database, *, destination: str | None = None) -> QueueState:
-    """How the forward queue stands (for `procsuite dicom queue` and the status)."""
-    waiting_q = col(ForwardRow.sent_at).is_(None)
-    scope: list[Any] = [ForwardRow.destination == destination] if destination else []
-    async with db.session() as session:
-
-        async def count(*where: Any) -> int:
-            found = (
-                await session.exec(
-                    select(func.count()).select_from(ForwardRow).where(*scope, *where)
-                )
-            ).first()
-            return int(found or 0)
-
-        waiting = await count(waiting_q)
-        failing = await count(waiting_q, col(ForwardRow.attempts) > 0)
-        sent = await count(col(ForwardRow.sent_at).is_not(None))
-        oldest = (
-            await session.exec(select(func.min(ForwardRow.created_at)).where(*scope, waiting_q))
-        ).first()
-        worst = (
-            await session.exec(
-                select(ForwardRow)
-                .where(*scope, waiting_q, col(ForwardRow.attempts) > 0)
-                .order_by(col(ForwardRow.attempts).desc())
-                .limit(1)
-            )
-        ).first()
-    return QueueState(
-        waiting=waiting,
-        failing=failing,
-        sent=sent,
-        oldest_waiting=oldest,
-        last_error=worst.last_error if worst else "",
-    )

@@ -21,6 +21,7 @@ from adapters.dicom import sop
 from adapters.dicom.elements import ElementError, encodings, items, number, text, uid
 from adapters.dicom.rdsr import RdsrError, RdsrTotals, parse_rdsr
 from adapters.dicom.uids import is_valid_uid
+from suite.errors import WireError
 
 # C-STORE failure statuses (PS3.4 B.2.3)
 OUT_OF_RESOURCES = 0xA700
@@ -43,7 +44,7 @@ _ENTRANCE_DOSE_MGY = 0x00408302  # Entrance Dose in mGy
 _UNDEFINED = 0xFFFFFFFF
 
 
-class BrokenObject(Exception):
+class BrokenObject(WireError):
     """The object cannot be stored: `status` is the C-STORE failure, `reason` says why."""
 
     def __init__(self, status: int, reason: str) -> None:

@@ -13,24 +13,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydicom.dataset import Dataset
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from adapters.dicom.dose import save_report
 from adapters.dicom.instance import InstanceFacts
 from adapters.dicom.matching import Identifiers, Match, match_case
 from adapters.dicom.mpps import COMPLETED, DISCONTINUED
 from adapters.dicom.worklist import WorklistConfig, on_worklist, worklist_item
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain.dose import DoseReport, DoseSource
+from suite.store import dicom_instances, dicom_mpps
 from suite.store.database import Database
-from suite.store.dicom import DicomInstanceRow, ForwardRow, MppsRow
 
 log = logging.getLogger(__name__)
 
@@ -94,91 +87,36 @@ class Intake:
                 patient_id=facts.patient_id,
             )
         )
-        now = self.clock()
-        report = dose_report_of(facts)
-
-        async def job(session: AsyncSession) -> Indexed:
-            # One statement on the association's critical path: insert unless already there.
-            added = (
-                await session.exec(
-                    self._insert_new()
-                    .values(
-                        sop_instance_uid=facts.sop_instance_uid,
-                        sop_class_uid=facts.sop_class_uid,
-                        study_uid=facts.study_uid,
-                        series_uid=facts.series_uid,
-                        modality=facts.modality[:16],
-                        accession=facts.accession[:64],
-                        patient_id=facts.patient_id[:64],
-                        path=facts.relative_path,
-                        size_bytes=size,
-                        transfer_syntax=facts.transfer_syntax,
-                        calling_ae=calling_ae,
-                        received_at=now,
-                        case_id=match.case_id if match else None,
-                        match_rule=match.rule.value if match else None,
-                        linked=match is None,  # nothing to tell a case until it is assigned
-                        link_note=facts.dose_problem[:400],
-                    )
-                    .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
-                    .returning(DicomInstanceRow.id)
-                )
-            ).first()
-            if added is None:
-                existing = (
-                    await session.exec(
-                        select(DicomInstanceRow.path).where(
-                            DicomInstanceRow.sop_instance_uid == facts.sop_instance_uid
-                        )
-                    )
-                ).one()
-                return Indexed(new=False, path=existing, match=None)
-            if report is not None:
-                await save_report(
-                    session,
-                    report,
-                    case_id=match.case_id if match else None,
-                    device=calling_ae,
-                    object_uid=facts.sop_instance_uid,
-                    at=now,
-                )
-            if self.forward_to:
-                await session.exec(
-                    insert(ForwardRow).values(
-                        sop_instance_uid=facts.sop_instance_uid,
-                        sop_class_uid=facts.sop_class_uid,
-                        transfer_syntax=facts.transfer_syntax,
-                        path=facts.relative_path,
-                        destination=self.forward_to,
-                        attempts=0,
-                        next_attempt_at=now,
-                        last_error="",
-                        created_at=now,
-                    )
-                )
-            return Indexed(new=True, path=facts.relative_path, match=match)
-
-        return await self.db.write(job, after_commit=self.on_indexed)
-
-    def _insert_new(self) -> Any:
-        """INSERT ... ON CONFLICT DO NOTHING of an instance row, in the database's dialect."""
-        if self.db.is_sqlite:
-            return sqlite_insert(DicomInstanceRow)
-        return postgresql_insert(DicomInstanceRow)
+        indexed = await dicom_instances.record_instance(
+            self.db,
+            dicom_instances.NewInstance(
+                sop_instance_uid=facts.sop_instance_uid,
+                sop_class_uid=facts.sop_class_uid,
+                study_uid=facts.study_uid,
+                series_uid=facts.series_uid,
+                modality=facts.modality,
+                accession=facts.accession,
+                patient_id=facts.patient_id,
+                path=facts.relative_path,
+                size_bytes=size,
+                transfer_syntax=facts.transfer_syntax,
+                calling_ae=calling_ae,
+                received_at=self.clock(),
+                case_id=match.case_id if match else None,
+                match_rule=match.rule.value if match else None,
+                link_note=facts.dose_problem,
+            ),
+            report=dose_report_of(facts),
+            forward_to=self.forward_to,
+            after_commit=self.on_indexed,
+        )
+        return Indexed(new=indexed.new, path=indexed.path, match=match if indexed.new else None)
 
     async def worklist_items(self) -> list[Dataset]:
         """Every case now on the worklist, as a full worklist item."""
-        async with self.db.session() as session:
-            final = set(
-                await session.exec(
-                    select(MppsRow.case_id).where(
-                        col(MppsRow.status).in_([COMPLETED, DISCONTINUED]),
-                        col(MppsRow.case_id).is_not(None),
-                    )
-                )
-            )
+        final = await dicom_mpps.cases_with_status(self.db, (COMPLETED, DISCONTINUED))
         return [
             worklist_item(k, self.worklist)
             for k in self.cases.all()
-            if on_worklist(k, final_mpps={f for f in final if f})
+            if on_worklist(k, final_mpps=final)
         ]

@@ -1,10 +1,14 @@
 """Tells cases about the instances stored for them, from the index rows not yet linked.
 
-For each row with a case and `linked` False: a patient image is linked to the case's open
-step (LinkImage; the domain picks the trocar / balloon / cement step of the level worked on),
-and every case touched gets its dose brought up to date. Rows are marked linked in one write
-per batch. The rows are the queue: it survives restarts, and a wake-up that is missed only
-delays the work to the next sweep. `assign` is how IT resolves an unmatched instance.
+For each case with rows to tell: its dose is brought up to date first (from every dose report
+stored for it), then each patient image is linked to the case's open step (LinkImage; the
+domain picks the trocar / balloon / cement step of the level worked on). A row is marked
+linked in the same transaction as what told its case: the LinkImage of an image, the
+RecordDose of a dose object (suite/app/case_service.py `execute(also=...)`); a row nothing
+was recorded for is marked on its own afterwards. So a row is never marked before its case
+knows, and a case is never told twice what a marked row says. The rows are the queue: it
+survives restarts, and a wake-up that is missed only delays the work to the next sweep.
+Assigning an unmatched instance by hand is suite/app/image_assignment.py.
 """
 
 from __future__ import annotations
@@ -13,34 +17,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
-from adapters.dicom.matching import MatchRule
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
-from suite.store import audit_log
+from suite.store import dicom_instances
 from suite.store.database import Database, StoreError
-from suite.store.dicom import DicomDoseReportRow, DicomInstanceRow
+from suite.store.dicom_instances import LinkOutcome, PendingLink
 
 log = logging.getLogger(__name__)
-
-
-class AssignError(Exception):
-    """An unmatched instance cannot be assigned; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    row_id: int
-    note: str
 
 
 class Linker:
@@ -68,6 +57,7 @@ class Linker:
         self._last_wake = 0.0
         self.linked = 0
         self.failed = 0
+        self.store_failures = 0
 
     def wake(self) -> None:
         """Ask for a run soon (called on the loop, e.g. after an index commit)."""
@@ -90,12 +80,17 @@ class Linker:
             await asyncio.sleep(min(self.quiet_s - quiet_for, self.max_delay_s - (now - started)))
 
     async def run(self) -> None:
-        """Link pending rows now and whenever woken (or every `sweep_s`), until cancelled."""
+        """Link pending rows now and whenever woken (or every `sweep_s`), until cancelled.
+
+        A store that fails (unreachable, a driver error: `StoreError`) pauses linking until
+        the next sweep; it never ends the loop.
+        """
         while True:
             self._wake.clear()
             try:
                 await self.link_pending()
             except StoreError:
+                self.store_failures += 1
                 log.exception("dicom: linking paused, the store failed; retrying")
             with contextlib.suppress(TimeoutError):  # a sweep now and then
                 await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_s)
@@ -105,143 +100,69 @@ class Linker:
         """Link every pending row; returns how many rows were handled."""
         handled = 0
         while True:
-            async with self.db.session() as session:
-                rows = list(
-                    await session.exec(
-                        select(DicomInstanceRow)
-                        .where(
-                            col(DicomInstanceRow.linked).is_(False),
-                            col(DicomInstanceRow.case_id).is_not(None),
-                        )
-                        .order_by(col(DicomInstanceRow.id))
-                        .limit(self.batch)
-                    )
-                )
+            rows = await dicom_instances.pending_links(self.db, limit=self.batch)
             if not rows:
                 return handled
             await self._link(rows)
             handled += len(rows)
 
-    async def _link(self, rows: list[DicomInstanceRow]) -> None:
-        outcomes: list[Outcome] = []
-        touched: dict[str, str] = {}
+    async def _link(self, rows: list[PendingLink]) -> None:
+        by_case: dict[str, list[PendingLink]] = {}
         for row in rows:
-            assert row.id is not None and row.case_id is not None
-            note = row.link_note
-            if row.sop_class_uid in sop.PATIENT_IMAGE_CLASSES:
-                try:
-                    await self.cases.execute(
-                        row.case_id,
-                        c.LinkImage(
-                            at=self.clock(),
-                            sop_instance_uid=row.sop_instance_uid,
-                            modality=row.modality or "OT",
-                        ),
-                        actor=row.calling_ae,
-                        source=Source.DICOM,
-                    )
-                    self.linked += 1
-                except DomainError as exc:
-                    self.failed += 1
-                    note = f"not linked: {exc.message}"
-                    log.warning(
-                        "dicom: instance %s not linked to case %s: %s",
-                        row.sop_instance_uid,
-                        row.case_id,
-                        exc.message,
-                    )
-            touched.setdefault(row.case_id, row.calling_ae)
-            outcomes.append(Outcome(row.id, note[:400]))
-        for case_id, actor in touched.items():
+            by_case.setdefault(row.case_id, []).append(row)
+        alone: list[LinkOutcome] = []
+        for case_id, case_rows in by_case.items():
+            images = [r for r in case_rows if r.sop_class_uid in sop.PATIENT_IMAGE_CLASSES]
+            others = [
+                LinkOutcome(r.row_id, r.link_note)
+                for r in case_rows
+                if r.sop_class_uid not in sop.PATIENT_IMAGE_CLASSES
+            ]
+            # The dose first, so that no row of the case is marked before its dose counts.
             try:
-                await self.dose.update(case_id, actor=actor)
-            except DomainError as exc:
-                log.warning("dicom: dose of case %s not recorded: %s", case_id, exc.message)
-
-        async def job(session: AsyncSession) -> None:
-            for outcome in outcomes:
-                row = await session.get(DicomInstanceRow, outcome.row_id)
-                if row is not None:
-                    row.linked = True
-                    row.link_note = outcome.note
-                    session.add(row)
-
-        await self.db.write(job)
-
-
-async def list_unmatched(db: Database, *, limit: int = 1000) -> list[DicomInstanceRow]:
-    """Stored instances that match no case, oldest first (for the CLI and the TUI)."""
-    async with db.session() as session:
-        rows = await session.exec(
-            select(DicomInstanceRow)
-            .where(col(DicomInstanceRow.case_id).is_(None))
-            .order_by(col(DicomInstanceRow.received_at), col(DicomInstanceRow.id))
-            .limit(limit)
-        )
-        return list(rows)
-
-
-@dataclass(frozen=True, slots=True)
-class Assigned:
-    sop_instance_uid: str
-    case_id: str
-    previous_case_id: str | None
-
-
-async def assign(
-    *,
-    db: Database,
-    cases: CaseService,
-    sop_instance_uid: str,
-    case_id: str,
-    force: bool = False,
-    user: str,
-    source: str,
-    at: datetime,
-) -> Assigned:
-    """Give an unmatched instance its case; the linker then tells the case.
-
-    An instance already matched to another case moves only with `force` (its image stays in
-    that case's history, which is append-only; its dose moves). Raises `AssignError` naming
-    what is wrong.
-    """
-    if cases.get(case_id) is None:
-        raise AssignError(f"no case {case_id}")
-
-    async def job(session: AsyncSession) -> Assigned:
-        row = (
-            await session.exec(
-                select(DicomInstanceRow).where(
-                    DicomInstanceRow.sop_instance_uid == sop_instance_uid
+                carried = await self.dose.update(
+                    case_id,
+                    actor=case_rows[0].calling_ae,
+                    also=[dicom_instances.marking_linked(others)] if others else (),
                 )
-            )
-        ).first()
-        if row is None:
-            raise AssignError(f"no stored instance {sop_instance_uid}")
-        previous = row.case_id
-        if previous == case_id:
-            return Assigned(sop_instance_uid, case_id, previous)
-        if previous is not None and not force:
-            raise AssignError(
-                f"instance {sop_instance_uid} belongs to case {previous}"
-                f" (matched by {row.match_rule}); use force to move it"
-            )
-        row.case_id = case_id
-        row.match_rule = MatchRule.MANUAL.value
-        row.linked = False
-        session.add(row)
-        reports = await session.exec(
-            select(DicomDoseReportRow).where(DicomDoseReportRow.object_uid == sop_instance_uid)
-        )
-        for report in reports:
-            report.case_id = case_id
-            session.add(report)
-        await session.flush()
-        await audit_log.record(
-            session, at=at, user=user, source=source, action="dicom_assign",
-            subject=f"instance {sop_instance_uid}",
-            detail={"case_id": case_id, "previous_case_id": previous, "force": force},
-        )  # fmt: skip
-        return Assigned(sop_instance_uid, case_id, previous)
+            except DomainError as exc:
+                carried = False
+                log.warning("dicom: dose of case %s not recorded: %s", case_id, exc.message)
+            if not carried:
+                alone.extend(others)
+            for row in images:
+                refused = await self._link_image(row)
+                if refused is not None:
+                    alone.append(refused)
+        if alone:
+            await dicom_instances.write_linked(self.db, alone)
 
-    return await db.write(job)
+    async def _link_image(self, row: PendingLink) -> LinkOutcome | None:
+        """Link an image to its case with its row marked in the same transaction; the row's
+        outcome to write on its own when nothing was recorded with it (the case refused the
+        image, or has it already: an instance moved back to a case that had it)."""
+        mark = dicom_instances.marking_linked([LinkOutcome(row.row_id, row.link_note)])
+        try:
+            recorded = await self.cases.execute(
+                row.case_id,
+                c.LinkImage(
+                    at=self.clock(),
+                    sop_instance_uid=row.sop_instance_uid,
+                    modality=row.modality or "OT",
+                ),
+                actor=row.calling_ae,
+                source=Source.DICOM,
+                also=[mark],
+            )
+        except DomainError as exc:
+            self.failed += 1
+            log.warning(
+                "dicom: instance %s not linked to case %s: %s",
+                row.sop_instance_uid,
+                row.case_id,
+                exc.message,
+            )
+            return LinkOutcome(row.row_id, f"not linked: {exc.message}")
+        self.linked += 1
+        # `also` runs only with recorded events; with none, the row is marked on its own.
+        return None if recorded else LinkOutcome(row.row_id, row.link_note)

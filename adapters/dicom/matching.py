@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from adapters.dicom.uids import study_uid_for_case
+from suite.app.image_assignment import MANUAL_MATCH
 from suite.domain.case import Case
 
 
@@ -17,7 +18,7 @@ class MatchRule(StrEnum):
     STUDY_UID = "study_uid"
     PROCEDURE_ID = "procedure_id"
     PATIENT_ID = "patient_id"
-    MANUAL = "manual"
+    MANUAL = MANUAL_MATCH  # assigned by hand (suite/app/image_assignment.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from adapters.dicom.elements import ElementError, encodings, items, number, text, uid
+from suite.errors import WireError
 
 IN_PROGRESS = "IN PROGRESS"
 COMPLETED = "COMPLETED"
@@ -52,7 +53,7 @@ _DISCONTINUATION_REASON = 0x00400281
 _CODE_MEANING = 0x00080104
 
 
-class MppsError(ValueError):
+class MppsError(WireError, ValueError):
     """An MPPS request procsuite refuses: `status` to answer, the message says why."""
 
     def __init__(self, status: int, message: str, *, error_id: int | None = None) -> None:

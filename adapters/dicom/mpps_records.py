@@ -14,10 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from pydicom.dataset import Dataset
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from adapters.dicom.dose import DoseKeeper, save_report
+from adapters.dicom.dose import DoseKeeper
 from adapters.dicom.matching import Identifiers, Match, MatchRule, match_case
 from adapters.dicom.mpps import (
     DUPLICATE_INSTANCE,
@@ -31,13 +29,13 @@ from adapters.dicom.mpps import (
     read_mpps,
     timeline_text,
 )
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.dose import DoseReport, DoseSource
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
+from suite.store import dicom_mpps
 from suite.store.database import Database
-from suite.store.dicom import MppsRow
 
 log = logging.getLogger(__name__)
 
@@ -86,45 +84,29 @@ class MppsRecorder:
             self.cases.all(),
         )
         now = self.clock()
-
-        async def job(session: AsyncSession) -> None:
-            if await session.get(MppsRow, mpps_uid) is not None:
-                raise MppsError(DUPLICATE_INSTANCE, f"MPPS {mpps_uid} exists already")
-            session.add(
-                MppsRow(
-                    mpps_uid=mpps_uid,
-                    case_id=match.case_id if match else None,
-                    match_rule=match.rule.value if match else None,
-                    status=facts.status,
-                    calling_ae=calling_ae,
-                    station_ae=facts.station_ae[:16],
-                    accession=facts.accession[:64],
-                    study_uid=facts.study_uid[:64],
-                    patient_id=facts.patient_id[:64],
-                    fluoro_time_s=facts.fluoro_time_s,
-                    dap_gy_cm2=facts.dap_gy_cm2,
-                    air_kerma_mgy=facts.air_kerma_mgy,
-                    exposures=facts.exposures,
-                    attributes=_to_json(attributes),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            if facts.has_dose:
-                await save_report(
-                    session,
-                    _report(mpps_uid, facts),
-                    case_id=match.case_id if match else None,
-                    device=calling_ae,
-                    object_uid=mpps_uid,
-                    at=now,
-                )
-            await session.flush()
-
-        try:
-            await self.db.write(job)
-        except IntegrityError:
-            raise MppsError(DUPLICATE_INSTANCE, f"MPPS {mpps_uid} exists already") from None
+        created = await dicom_mpps.add_mpps(
+            self.db,
+            dicom_mpps.NewMpps(
+                mpps_uid=mpps_uid,
+                case_id=match.case_id if match else None,
+                match_rule=match.rule.value if match else None,
+                status=facts.status,
+                calling_ae=calling_ae,
+                station_ae=facts.station_ae,
+                accession=facts.accession,
+                study_uid=facts.study_uid,
+                patient_id=facts.patient_id,
+                fluoro_time_s=facts.fluoro_time_s,
+                dap_gy_cm2=facts.dap_gy_cm2,
+                air_kerma_mgy=facts.air_kerma_mgy,
+                exposures=facts.exposures,
+                attributes=_to_json(attributes),
+                at=now,
+            ),
+            report=_report(mpps_uid, facts) if facts.has_dose else None,
+        )
+        if not created:
+            raise MppsError(DUPLICATE_INSTANCE, f"MPPS {mpps_uid} exists already")
         if match is None:
             log.warning("dicom: MPPS %s from %s matches no case", mpps_uid, calling_ae)
         await self._tell_case(match, facts, mpps_uid=mpps_uid, calling_ae=calling_ae)
@@ -132,37 +114,30 @@ class MppsRecorder:
 
     async def set(self, mpps_uid: str, modification: Dataset, *, calling_ae: str) -> MppsFacts:
         """Apply an N-SET; raises `MppsError` with the status to answer."""
-        now = self.clock()
 
-        async def job(session: AsyncSession) -> tuple[MppsFacts, Match | None, bool]:
-            row = await session.get(MppsRow, mpps_uid)
-            if row is None:
-                raise MppsError(NO_SUCH_INSTANCE, f"no MPPS {mpps_uid}")
-            check_set(row.status, modification)
-            merged = apply_set(Dataset.from_json(row.attributes), modification)
+        def change(stored: dicom_mpps.StoredMpps) -> tuple[dicom_mpps.MppsChange, MppsFacts]:
+            check_set(stored.status, modification)
+            merged = apply_set(Dataset.from_json(stored.attributes), modification)
             facts = read_mpps(merged)
-            ended = row.status == IN_PROGRESS and facts.status != IN_PROGRESS
-            row.status = facts.status or row.status
-            row.fluoro_time_s = facts.fluoro_time_s
-            row.dap_gy_cm2 = facts.dap_gy_cm2
-            row.air_kerma_mgy = facts.air_kerma_mgy
-            row.exposures = facts.exposures
-            row.attributes = _to_json(merged)
-            row.updated_at = now
-            session.add(row)
-            if facts.has_dose:
-                await save_report(
-                    session,
-                    _report(mpps_uid, facts),
-                    case_id=row.case_id,
-                    device=calling_ae,
-                    object_uid=mpps_uid,
-                    at=now,
-                )
-            match = Match(row.case_id, _rule(row.match_rule)) if row.case_id else None
-            return facts, match, ended
+            update = dicom_mpps.MppsChange(
+                status=facts.status or stored.status,
+                fluoro_time_s=facts.fluoro_time_s,
+                dap_gy_cm2=facts.dap_gy_cm2,
+                air_kerma_mgy=facts.air_kerma_mgy,
+                exposures=facts.exposures,
+                attributes=_to_json(merged),
+                report=_report(mpps_uid, facts) if facts.has_dose else None,
+            )
+            return update, facts
 
-        facts, match, ended = await self.db.write(job)
+        changed = await dicom_mpps.change_mpps(
+            self.db, mpps_uid, change, device=calling_ae, at=self.clock()
+        )
+        if changed is None:
+            raise MppsError(NO_SUCH_INSTANCE, f"no MPPS {mpps_uid}")
+        before, facts = changed
+        ended = before.status == IN_PROGRESS and facts.status != IN_PROGRESS
+        match = Match(before.case_id, _rule(before.match_rule)) if before.case_id else None
         if ended or facts.has_dose:
             await self._tell_case(
                 match, facts, mpps_uid=mpps_uid, calling_ae=calling_ae, note=ended

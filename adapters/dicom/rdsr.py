@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from adapters.dicom.elements import ElementError, code_value, items, number, text, uid
+from suite.errors import WireError
 
 _VALUE_TYPE = 0x0040A040
 _CONCEPT_NAME = 0x0040A043
@@ -72,7 +73,7 @@ _UNITS_OF = {
 }
 
 
-class RdsrError(ValueError):
+class RdsrError(WireError, ValueError):
     """The document is not a readable projection X-ray dose report; says what is wrong."""
 
 

@@ -44,8 +44,8 @@ from adapters.dicom.mpps import (
 )
 from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.worklist import answer, matches, with_character_set
+from suite.app.site_alarm import FromThread
 from suite.peers import PeerGate
-from suite.site_alarm import FromThread
 from suite.store.database import StoreError
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain.case import Case
 from suite.domain.envelope import Recorded
 
@@ -28,8 +26,9 @@ class CaseIndex:
         self._by_mrn.setdefault(case.patient.mrn, set()).add(case.case_id)
         self._by_accession.setdefault(case.order.accession, set()).add(case.case_id)
 
-    async def hook(self, session: AsyncSession, records: Sequence[Recorded], case: Case) -> None:
-        """CaseService transaction hook: index the case as it is after these events."""
+    async def hook(self, session: object, records: Sequence[Recorded], case: Case) -> None:
+        """CaseService transaction hook: index the case as it is after these events (the
+        session is not used: nothing is written)."""
         self.add(case)
 
     def for_accession(self, accession: str) -> Case | None:

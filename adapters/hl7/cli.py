@@ -12,14 +12,15 @@ import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
-from adapters.hl7.replay import ReplayRefused, replay_outbound
+from suite.app.hl7_replay import ReplayRefused, replay_outbound
 from suite.cli_settings import settings_of as _settings
 from suite.settings import Settings
 from suite.store import hl7 as store
+from suite.store import hl7_inbound, hl7_outbox
 from suite.store.database import Database
 from suite.store.running import running_database
 
@@ -89,13 +90,12 @@ def log_command(ctx: click.Context, limit: int, only_in: bool, only_out: bool) -
 
     async def go(db: Database) -> list[tuple[datetime, str]]:
         lines: list[tuple[datetime, str]] = []
-        async with db.session() as session:
-            if not only_out:
-                for r in await store.recent_inbound(session, limit):
-                    lines.append((r.received_at, inbound_line(r)))
-            if not only_in:
-                for o in await store.recent_outbound(session, limit):
-                    lines.append((o.updated_at, outbound_line(o)))
+        if not only_out:
+            for r in await db.read(lambda s: store.recent_inbound(s, limit)):
+                lines.append((r.received_at, inbound_line(r)))
+        if not only_in:
+            for o in await db.read(lambda s: store.recent_outbound(s, limit)):
+                lines.append((o.updated_at, outbound_line(o)))
         return sorted(lines, key=lambda item: item[0].replace(tzinfo=None), reverse=True)
 
     lines = _with_db(_settings(ctx), go)
@@ -110,13 +110,14 @@ def show_command(ctx: click.Context, way: str, row_id: int) -> None:
     """One message as it went over the wire, one segment a line, and its ACK."""
 
     async def go(db: Database) -> str:
-        async with db.session() as session:
-            row: Any = await session.get(
-                store.Hl7InboundRow if way == "in" else store.Hl7OutboxRow, row_id
-            )
+        row: store.Hl7InboundRow | store.Hl7OutboxRow | None
+        if way == "in":
+            row = await db.read(lambda s: hl7_inbound.inbound_row(s, row_id))
+        else:
+            row = await db.read(lambda s: hl7_outbox.outbox_row(s, row_id))
         if row is None:
             raise Hl7CliError(f"no {way}bound message #{row_id}")
-        header = inbound_line(row) if way == "in" else outbound_line(row)
+        header = inbound_line(row) if isinstance(row, store.Hl7InboundRow) else outbound_line(row)
         body = _segments(row.raw) or "(not built yet)"
         ack = _segments(row.ack_raw) if row.ack_raw else "(no ACK)"
         return f"{header}\n\n{body}\n\nACK:\n{ack}"
@@ -137,8 +138,9 @@ def quarantine_command(ctx: click.Context) -> None:
     """Outbound messages the receiver refused (AE / AR) or that kept failing."""
 
     async def go(db: Database) -> list[str]:
-        async with db.session() as session:
-            rows = await store.recent_outbound(session, 1000, status=store.OUTBOX_QUARANTINED)
+        rows = await db.read(
+            lambda s: store.recent_outbound(s, 1000, status=store.OUTBOX_QUARANTINED)
+        )
         return [outbound_line(r) for r in rows]
 
     lines = _with_db(_settings(ctx), go)

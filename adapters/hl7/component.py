@@ -1,7 +1,8 @@
 """Wiring: the HL7 components this configuration asks for (called by `build_components`).
 
-- `settings.hl7.enabled`: the MLLP listener on `settings.hl7_port` (its journal writes each
-  message in the transaction of the case command it causes: a case-service hook).
+- `settings.hl7.enabled`: the MLLP listener on `settings.hl7_port` (each message is written
+  in the transaction of the case command it causes, passed to `CaseService.execute` as
+  `also`; its case index follows every case through a case-service hook).
 - `settings.hl7.outbound_host` set: the outbox hook (status and results written with the case
   events that cause them) and, on the instance with the site-wide duties, the sender that
   delivers them (every instance's rows, in order, from the shared outbox).
@@ -23,8 +24,8 @@ from suite.peers import PeerLimits, parse_networks
 from suite.tls import server_tls
 
 if TYPE_CHECKING:
-    from suite.case_service import CaseService
-    from suite.service import ServiceContext
+    from suite.app.case_service import CaseService
+    from suite.app.context import ServiceContext
     from suite.settings import Settings
 
 
@@ -68,7 +69,6 @@ def hl7_components(ctx: ServiceContext) -> list[Any]:
             parse_thread_bytes=h.parse_thread_bytes,
             parse_budget_s=h.parse_budget_s,
         )
-        ctx.cases.add_hook(journal.hook)
         ctx.cases.add_hook(processor.index.hook)
         tls = None
         if h.tls_cert_file is not None and h.tls_key_file is not None:

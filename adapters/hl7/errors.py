@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from suite.errors import WireError
+
 # HL7 table 0357 (message error condition codes), the ones procsuite uses.
 REQUIRED_FIELD_MISSING = 101
 DATA_TYPE_ERROR = 102
@@ -55,7 +57,7 @@ class Location:
         return f"{text}.{self.component}" if self.component else text
 
 
-class Hl7Error(Exception):
+class Hl7Error(WireError):
     """A message that cannot be applied; `str()` is the text for the ACK and the log."""
 
     ack_code = "AE"

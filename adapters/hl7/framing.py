@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from suite.errors import WireError
+
 START_BLOCK = 0x0B
 END_BLOCK = 0x1C
 _BETWEEN_FRAMES = b"\r\n \t"
@@ -22,7 +24,7 @@ READ_SIZE = 65_536
 HEAD_BYTES = 65_536  # what is kept of an oversize frame (enough for MSH and more)
 
 
-class FrameError(Exception):
+class FrameError(WireError):
     """The peer broke MLLP framing; `kind` is unframed, timeout, truncated or endless."""
 
     def __init__(self, kind: str, message: str, sample: bytes = b"") -> None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
 from adapters.hl7.ack import Addressing, build_ack
 from adapters.hl7.case_index import CaseIndex
 from adapters.hl7.errors import (
@@ -33,14 +31,14 @@ from adapters.hl7.errors import (
     Location,
     Rejected,
 )
-from adapters.hl7.journal import Entry, Item, Journal, Staged
+from adapters.hl7.journal import Entry, Item, Journal
 from adapters.hl7.locks import KeyedLocks
 from adapters.hl7.mapping import merge_patient, patient_of, procedure_of
 from adapters.hl7.messages import AdtMessage, Header, OrderMessage
 from adapters.hl7.orders import CANCEL_ACTIONS, OrderRules, Plan, plan_order
 from adapters.hl7.parse import check_header, read_body, read_header
 from adapters.hl7.registry import PatientRecord, RegistryChange
-from suite.case_service import CaseService, Clock
+from suite.app.case_service import CaseService, Clock
 from suite.domain import commands as c
 from suite.domain.case import Case
 from suite.domain.envelope import Source
@@ -48,6 +46,7 @@ from suite.domain.errors import CaseClosed, DomainError, GuardError, PhaseError
 from suite.domain.values import Patient
 from suite.store import hl7 as store
 from suite.store.database import StoreError
+from suite.store.hl7_inbound import DuplicateMessage
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +100,10 @@ class InboundProcessor:
         self.processing_ids = tuple(processing_ids)
         self.clock = clock
         self.stats = InboundStats()
+        # Planning an order and running its commands is one step per accession, so two
+        # copies of a new order do not both schedule a case. Each case's commands are
+        # serialised by the case service itself.
         self._accession_locks = KeyedLocks()
-        self._case_locks = KeyedLocks()
         self.index = CaseIndex(cases)
         # Parsing is pure CPU (python-hl7 builds a tree of every component): a large message
         # is parsed in this small pool, so the event loop keeps serving everyone else.
@@ -170,7 +171,7 @@ class InboundProcessor:
             except Hl7Error as exc:
                 final = await self._store_error(entry, to, exc)
             stored = True
-        except IntegrityError:
+        except DuplicateMessage:
             # The unique key of accepted messages: a repeat older than the in-memory index.
             # Its effect was rolled back with its row; answer the first copy's ACK.
             original = await self._original(header)
@@ -201,7 +202,7 @@ class InboundProcessor:
         )
         try:
             await self.journal.write(Item(entry))
-        except (StoreError, IntegrityError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             log.error("hl7: framing error from %s not stored: %s", peer, exc)
 
     async def reject_oversize(self, head: bytes, size: int, limit: int, *, peer: str) -> bytes:
@@ -264,24 +265,22 @@ class InboundProcessor:
     async def _update_cases(
         self, cases: list[Case], patient: Patient, actor: str, *, where: Location
     ) -> int:
+        def update(current: Case) -> c.Command | None:
+            # Decided under the case's lock, on what the case holds then.
+            merged = merge_patient(patient, current.patient)
+            if merged == current.patient or current.phase.is_final:
+                return None
+            return c.UpdatePatient(at=max(self.clock(), current.last_at), patient=merged)
+
         updated = 0
         for case in cases:
-            async with self._case_locks(case.case_id):
-                current = self.cases.get(case.case_id) or case
-                merged = merge_patient(patient, current.patient)
-                if merged == current.patient or current.phase.is_final:
-                    continue
-                at = max(self.clock(), current.last_at)
-                try:
-                    await self.cases.execute(
-                        case.case_id,
-                        c.UpdatePatient(at=at, patient=merged),
-                        actor=actor,
-                        source=Source.HL7,
-                    )
-                except DomainError as exc:
-                    raise _domain_error(where, case.case_id, exc) from exc
-                updated += 1
+            try:
+                records = await self.cases.execute(
+                    case.case_id, update, actor=actor, source=Source.HL7
+                )
+            except DomainError as exc:
+                raise _domain_error(where, case.case_id, exc) from exc
+            updated += 1 if records else 0
         return updated
 
     # ---- orders and appointments -------------------------------------------------------------
@@ -319,32 +318,29 @@ class InboundProcessor:
                 final = self._finish(
                     entry, to, "AA", text=text, result=result, case_id=plan.case_id
                 )
-                written = await self._run(plan, final, actor, stage=last)
+                written = await self._run(plan, final, actor, with_message=last)
         if written:
             return final
         return await self.journal.write(Item(final))
 
-    async def _run(self, plan: Plan, final: Entry, actor: str, *, stage: bool) -> bool:
-        """Execute the plan's commands; with `stage`, the message row rides with the last one.
-        Returns whether the row was written."""
+    async def _run(self, plan: Plan, final: Entry, actor: str, *, with_message: bool) -> bool:
+        """Execute the plan's commands; with `with_message`, the message row is written in the
+        last one's transaction. Returns whether the row was written (not when that command
+        recorded no events)."""
         written = False
         for index, (case_id, command) in enumerate(plan.commands):
-            staged = None
-            if stage and index == len(plan.commands) - 1:
-                staged = Staged(
-                    actor=actor, entry=final, order=plan.order_row, patient=plan.patient
+            also = []
+            if with_message and index == len(plan.commands) - 1:
+                also.append(
+                    self.journal.with_case(final, order=plan.order_row, patient=plan.patient)
                 )
-            async with self._case_locks(case_id):
-                if staged is not None:
-                    self.journal.stage(case_id, staged)
-                try:
-                    await self.cases.execute(case_id, command, actor=actor, source=Source.HL7)
-                except DomainError as exc:
-                    raise _domain_error(plan.where, case_id, exc) from exc
-                finally:
-                    if staged is not None:
-                        self.journal.unstage(case_id)
-            written = staged is not None and staged.written
+            try:
+                records = await self.cases.execute(
+                    case_id, command, actor=actor, source=Source.HL7, also=also
+                )
+            except DomainError as exc:
+                raise _domain_error(plan.where, case_id, exc) from exc
+            written = bool(also) and bool(records)
         return written
 
     # ---- answers -----------------------------------------------------------------------------
@@ -389,7 +385,7 @@ class InboundProcessor:
     async def _answer_error(self, entry: Entry, to: Addressing, error: Hl7Error) -> bytes:
         try:
             final = await self._store_error(entry, to, error)
-        except (StoreError, IntegrityError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             log.error("hl7: rejected message from %s not stored: %s", entry.peer, exc)
             final = self._not_stored(entry, to)
         self._count(final)
@@ -401,8 +397,7 @@ class InboundProcessor:
         return self._finish(entry, to, "AR", error)
 
     async def _original(self, header: Header) -> bytes | None:
-        async with self.cases.db.session() as session:
-            row = await store.inbound_by_key(session, *header.key)
+        row = await self.cases.db.read(lambda s: store.inbound_by_key(s, *header.key))
         return row.ack_raw if row is not None else None
 
     def _count(self, entry: Entry) -> None:

@@ -2,10 +2,9 @@
 its effect, and recognises repeats.
 
 Two ways in, both one durable step per message:
-- `stage(case_id, ...)` before a case command: the case service's transaction hook (`hook`)
-  writes the message row (and the order's HL7 keys, and the patient) in the transaction that
-  appends the case's events. Only HL7-sourced commands pick up a staged row, and the caller
-  holds the case's lock, so the row lands with exactly its own command.
+- `with_case(entry, ...)` for a message that causes a case command: a transaction part the
+  inbound processor passes to `CaseService.execute(..., also=[...])`, so the message row (and
+  the order's HL7 keys, and the patient) commits with the case events it caused.
 - `write(item)` for everything else (ADT registry changes, ignored orders, AE / AR answers):
   a bounded queue drained by `run()`, which stores everything queued so far in one
   `Database.write` job (executemany) — group commit on top of the store's group commit.
@@ -16,7 +15,9 @@ in the table and remembered in a bounded in-memory index (`duplicate_memory` key
 start), so a repeat is answered with the stored ACK without a lookup of every new message.
 AE / AR answers are not remembered: a sender that fixed the cause may send the same message
 again and have it processed. A repeat older than the index still hits the unique constraint,
-which rolls its effect back with the row.
+which rolls its effect back with the row (`DuplicateMessage`).
+
+The statements are in suite/store/hl7_inbound.py.
 """
 
 from __future__ import annotations
@@ -24,22 +25,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from adapters.hl7.registry import PatientRecord, Registry, RegistryChange
-from suite.domain.case import Case
-from suite.domain.envelope import Recorded, Source
 from suite.store import hl7 as store
+from suite.store import hl7_inbound
 from suite.store.database import Database, StoreError
+from suite.store.hl7_inbound import BatchItem, CasePart, InboundStore, PatientChange
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +90,6 @@ class Item:
     future: asyncio.Future[Entry] | None = None
 
 
-@dataclass(slots=True)
-class Staged:
-    """A row waiting for the case transaction of one HL7 command."""
-
-    actor: str
-    entry: Entry
-    order: dict[str, Any] | None = None
-    patient: PatientRecord | None = None
-    written: bool = False
-
-
 @dataclass
 class JournalStats:
     stored: int = 0
@@ -116,25 +99,24 @@ class JournalStats:
 
 
 class Journal:
-    """Owns the inbound rows: the batch writer, the staged rows and the repeat index."""
+    """Owns the inbound rows: the batch writer, the case transaction part and the repeat
+    index."""
 
     def __init__(self, db: Database, *, memory: int = 100_000, queue_size: int = 10_000):
         self.db = db
         self.memory = memory
         self._queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_size)
         self._index: OrderedDict[Key, asyncio.Future[bytes] | None] = OrderedDict()
-        self._staged: dict[str, Staged] = {}
         self.stats = JournalStats()
         self.max_batch = 500
-        self.sql = Statements(db.engine.dialect.name)
+        self.rows = InboundStore.for_database(db)
         self.registry = Registry(db)
 
     # ---- repeats -------------------------------------------------------------------------
 
     async def load(self) -> int:
         """Remember the keys of the most recent accepted messages; returns how many."""
-        async with self.db.session() as session:
-            keys = await store.recent_keys(session, self.memory)
+        keys = await self.db.read(lambda s: store.recent_keys(s, self.memory))
         for app, facility, control_id, _ in reversed(keys):
             self._index[(app, facility, control_id)] = None
         return len(keys)
@@ -175,47 +157,33 @@ class Journal:
             self._index.pop(key, None)
 
     async def _original_ack(self, key: Key) -> bytes | None:
-        async with self.db.session() as session:
-            row = await store.inbound_by_key(session, *key)
-        if row is None or row.ack_raw is None:
+        row = await self.db.read(lambda s: store.inbound_by_key(s, *key))
+        if row is None or row.ack_raw is None or row.id is None:
             return None
         self.stats.repeats += 1
         row_id = row.id
-
-        async def bump(session: AsyncSession) -> None:
-            await session.exec(
-                update(store.Hl7InboundRow)
-                .where(col(store.Hl7InboundRow.id) == row_id)
-                .values(repeats=store.Hl7InboundRow.repeats + 1)
-            )
-
-        await self.db.write(bump)
+        await self.db.write(lambda s: hl7_inbound.add_repeat(s, row_id))
         log.info("hl7: repeated control ID %s from %s/%s answered with its ACK", key[2], *key[:2])
         return row.ack_raw
 
-    # ---- staged rows (written by the case transaction) -------------------------------------
+    # ---- with a case command ---------------------------------------------------------------
 
-    def stage(self, case_id: str, staged: Staged) -> None:
-        self._staged[case_id] = staged
-
-    def unstage(self, case_id: str) -> Staged | None:
-        return self._staged.pop(case_id, None)
-
-    async def hook(self, session: AsyncSession, records: Sequence[Recorded], case: Case) -> None:
-        """CaseService transaction hook: write the staged row of this case's HL7 command."""
-        if not records or records[0].source is not Source.HL7:
-            return
-        staged = self._staged.get(case.case_id)
-        if staged is None or staged.actor != records[0].actor:
-            return
-        sql = self.sql
-        await session.exec(sql.inbound, params=staged.entry.params())
-        now = staged.entry.received_at
-        if staged.order is not None:
-            await session.exec(sql.order_upsert, params=staged.order)
-        if staged.patient is not None and staged.patient.mrn not in self.registry.patients:
-            await session.exec(sql.patient_ensure, params=staged.patient.params(now))
-        staged.written = True
+    def with_case(
+        self,
+        entry: Entry,
+        *,
+        order: dict[str, Any] | None = None,
+        patient: PatientRecord | None = None,
+    ) -> CasePart:
+        """The transaction part that stores `entry` (and the order's HL7 keys, and the patient
+        unless the registry has it) with the case events of the command it causes."""
+        if patient is not None and patient.mrn in self.registry.patients:
+            patient = None
+        return self.rows.with_case(
+            entry.params(),
+            order=order,
+            patient=patient.params(entry.received_at) if patient is not None else None,
+        )
 
     # ---- batch writer ----------------------------------------------------------------------
 
@@ -235,9 +203,9 @@ class Journal:
 
     async def _store(self, batch: list[Item]) -> None:
         try:
-            answers, known = await self.db.write(lambda s: self._write_batch(s, batch))
+            answers, known = await self._write_batch(batch)
             self.stats.batches += 1
-        except (IntegrityError, StoreError) as exc:
+        except StoreError as exc:
             if len(batch) == 1:
                 self._fail(batch[0], exc)
                 return
@@ -261,60 +229,30 @@ class Journal:
             if item.future is not None and not item.future.done():
                 item.future.set_result(entry)
 
-    async def _write_batch(
-        self, session: AsyncSession, batch: list[Item]
-    ) -> tuple[list[Entry], list[PatientRecord]]:
+    async def _write_batch(self, batch: list[Item]) -> tuple[list[Entry], list[PatientRecord]]:
         """Store a batch in order; returns each item's answer and the patients now known."""
-        sql = self.sql
         now = batch[-1].entry.received_at
-        must = {
-            i.change.must_exist
-            for i in batch
-            if i.change
-            and i.change.must_exist
-            and i.change.must_exist not in self.registry.patients
-        }
-        known: set[str] = {m for i in batch if i.change and (m := i.change.must_exist)} - must
-        if must:
-            found = await session.exec(
-                select(store.Hl7PatientRow.mrn).where(col(store.Hl7PatientRow.mrn).in_(must))
+        items = [
+            BatchItem(
+                message=i.entry.params(),
+                change=_change(i.change, now) if i.change is not None else None,
+                unknown=i.unknown.params() if i.unknown is not None else None,
             )
-            known |= set(found)
+            for i in batch
+        ]
+        registered = self.registry.patients
+        applied = await self.db.write(
+            lambda s: self.rows.write_batch(s, items, registered=registered, now=now)
+        )
         answers: list[Entry] = []
         records: list[PatientRecord] = []
-        runs: list[tuple[Any, list[dict[str, Any]]]] = []
-        for item in batch:
-            change = item.change
-            if change is not None and change.must_exist and change.must_exist not in known:
+        for item, ok in zip(batch, applied, strict=True):
+            if not ok:
                 answers.append(item.unknown or item.entry)
                 continue
             answers.append(item.entry)
-            if change is None:
-                continue
-            if change.kind == "merge" and change.prior:
-                runs.append(
-                    (
-                        sql.patient_merge,
-                        [{"prior": change.prior, "into": change.patient.mrn, "now": now}],
-                    )
-                )
-            if change.kind == "ensure":
-                stmt = sql.patient_ensure
-            elif change.patient.allergies:
-                stmt = sql.patient_upsert
-            else:
-                stmt = sql.patient_upsert_keep_allergies
-            params = change.patient.params(now)
-            # One statement must not upsert the same key twice (PostgreSQL refuses it).
-            if runs and runs[-1][0] is stmt and all(p["mrn"] != params["mrn"] for p in runs[-1][1]):
-                runs[-1][1].append(params)
-            else:
-                runs.append((stmt, [params]))
-            known.add(change.patient.mrn)
-            records.append(change.patient)
-        for stmt, params_list in runs:
-            await session.exec(stmt, params=params_list)
-        await session.exec(sql.inbound, params=[a.params() for a in answers])
+            if item.change is not None:
+                records.append(item.change.patient)
         return answers, records
 
     def _fail(self, item: Item, exc: Exception) -> None:
@@ -322,32 +260,10 @@ class Journal:
             item.future.set_exception(exc)
 
 
-class Statements:
-    """The journal's statements, built once per dialect (building them per message costs more
-    than running them)."""
-
-    def __init__(self, dialect: str) -> None:
-        insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        patients = store.Hl7PatientRow.__table__  # type: ignore[attr-defined]
-        orders = store.Hl7OrderRow.__table__  # type: ignore[attr-defined]
-        self.inbound = insert(store.Hl7InboundRow.__table__)  # type: ignore[attr-defined]
-        up = insert_fn(patients)
-        every = [c.name for c in patients.columns if c.name != "mrn"]
-        self.patient_upsert = up.on_conflict_do_update(
-            index_elements=["mrn"], set_={c: up.excluded[c] for c in every}
-        )
-        # A message without AL1 segments says nothing about allergies: keep the stored ones.
-        self.patient_upsert_keep_allergies = up.on_conflict_do_update(
-            index_elements=["mrn"], set_={c: up.excluded[c] for c in every if c != "allergies"}
-        )
-        self.patient_ensure = insert_fn(patients).on_conflict_do_nothing(index_elements=["mrn"])
-        self.patient_merge = (
-            update(patients)
-            .where(patients.c.mrn == bindparam("prior"))
-            .values(merged_into=bindparam("into"), updated_at=bindparam("now"))
-        )
-        oup = insert_fn(orders)
-        self.order_upsert = oup.on_conflict_do_update(
-            index_elements=["accession"],
-            set_={c.name: oup.excluded[c.name] for c in orders.columns if c.name != "accession"},
-        )
+def _change(change: RegistryChange, now: datetime) -> PatientChange:
+    return PatientChange(
+        change.kind,
+        change.patient.params(now),
+        prior=change.prior,
+        must_exist=change.must_exist,
+    )

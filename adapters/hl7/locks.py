@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 
 class KeyedLocks:
-    """`async with locks(key):` serialises work per key (an accession, a case)."""
+    """`async with locks(key):` serialises work per key (an accession)."""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}

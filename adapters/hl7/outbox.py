@@ -9,7 +9,8 @@ Triggers (only for cases whose order came over HL7, so the receiver knows the or
     CaseAborted               ORM^O01 SC, ORC-5 DC (discontinued), then ORU^R01
 
 A row records the case and the version of its event log the message reports on; the sender
-renders it (replaying the events up to that version) once, before its first attempt.
+renders it (replaying the events up to that version) once, before its first attempt. The SQL
+is suite/store/hl7_outbox.py.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlmodel import insert
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.hl7.outbound import (
     CANCELLED,
@@ -36,14 +33,17 @@ from adapters.hl7.outbound import (
     build_status,
 )
 from suite.domain import events as e
-from suite.domain.case import Case, replay
+from suite.domain.case import replay
 from suite.domain.envelope import Recorded, Source
-from suite.store import cases as case_store
 from suite.store import hl7 as store
+from suite.store import hl7_outbox
+from suite.store.database import Database
+from suite.store.hl7_outbox import Queued
 
 log = logging.getLogger(__name__)
 
-VitalsSource = Callable[[AsyncSession, str, datetime], Awaitable[list[VitalPoint]]]
+# The vital signs of a case up to a time, for its results message.
+VitalsSource = Callable[[Database, str, datetime], Awaitable[list[VitalPoint]]]
 
 STATUS = "ORM^O01"
 RESULT = "ORU^R01"
@@ -71,51 +71,31 @@ class Outbox:
     def __init__(self, *, destination: str, clock: Callable[[], datetime]) -> None:
         self.destination = destination
         self.clock = clock
+        self.hook = hl7_outbox.outbox_hook(destination, plan=self.messages, clock=clock)
 
-    async def hook(self, session: AsyncSession, records: Sequence[Recorded], case: Case) -> None:
-        found = triggers(records)
-        if not found:
-            return
-        order = await store.order_for(session, case.order.accession)
-        if order is None:
-            log.debug("hl7: case %s has no HL7 order; nothing to send", case.case_id)
-            return
-        seq = await store.next_seq(session, self.destination)
-        now = self.clock()
-        rows: list[dict[str, Any]] = []
-        for message_type, status, record in found:
-            rows.append(
-                {
-                    "destination": self.destination,
-                    "seq": seq,
-                    "case_id": case.case_id,
-                    "accession": case.order.accession,
-                    "message_type": message_type,
-                    "control_id": uuid.uuid4().hex[:20],
-                    "payload": {"version": record.seq, "status": status},
-                    "raw": b"",
-                    "status": store.OUTBOX_PENDING,
-                    "attempts": 0,
-                    "last_error": "",
-                    "created_at": now,
-                    "updated_at": now,
-                }
+    def messages(self, records: Sequence[Recorded]) -> list[Queued]:
+        """The messages to queue for these events, each with a new control ID."""
+        return [
+            Queued(
+                message_type=message_type,
+                control_id=uuid.uuid4().hex[:20],
+                payload={"version": record.seq, "status": status},
             )
-            seq += 1
-        await session.exec(insert(store.Hl7OutboxRow), params=rows)
+            for message_type, status, record in triggers(records)
+        ]
 
 
-async def no_vitals(session: AsyncSession, case_id: str, until: datetime) -> list[VitalPoint]:
+async def no_vitals(db: Database, case_id: str, until: datetime) -> list[VitalPoint]:
     return []
 
 
-async def stored_vitals(session: AsyncSession, case_id: str, until: datetime) -> list[VitalPoint]:
+async def stored_vitals(db: Database, case_id: str, until: datetime) -> list[VitalPoint]:
     """Per-minute medians from the vitals store, as LOINC observations, up to `until`."""
     from suite.domain.alarms.parameters import PARAMETERS
     from suite.store.vitals import summary_for_case
 
     points = []
-    for param, at, value in await summary_for_case(session, case_id):
+    for param, at, value in await db.read(lambda s: summary_for_case(s, case_id)):
         info = PARAMETERS[param]
         if at <= until:
             points.append(
@@ -125,7 +105,7 @@ async def stored_vitals(session: AsyncSession, case_id: str, until: datetime) ->
 
 
 async def render(
-    session: AsyncSession,
+    db: Database,
     row: store.Hl7OutboxRow,
     *,
     party: Party,
@@ -134,11 +114,12 @@ async def render(
 ) -> bytes:
     """The bytes of a queued message, built from the case as it was at the row's version."""
     version = int(row.payload["version"])
-    records = await case_store.load(session, row.case_id)
+    records, order = await db.read(
+        lambda s: hl7_outbox.rendering_input(s, row.case_id, row.accession)
+    )
     case = replay(row.case_id, (r.event for r in records if r.seq <= version))
     if case is None:
         raise LookupError(f"case {row.case_id} has no events")
-    order = await store.order_for(session, row.accession)
     keys = OrderKeys(accession=row.accession)
     if order is not None:
         keys = OrderKeys(
@@ -154,7 +135,7 @@ async def render(
             visit_number=order.visit_number,
         )
     if row.message_type == RESULT:
-        points = await vitals(session, row.case_id, case.last_at)
+        points = await vitals(db, row.case_id, case.last_at)
         return await asyncio.to_thread(
             build_result, case, keys, vitals=points, control_id=row.control_id, now=now, party=party
         )

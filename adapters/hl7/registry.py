@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from adapters.hl7.mapping import merge_patient
 from suite.domain.values import Patient, Sex
-from suite.store import hl7 as store
+from suite.store import hl7_inbound
 from suite.store.database import Database
 
 
@@ -47,7 +47,7 @@ class RegistryChange:
     registered; otherwise the item's `unknown` answer is used instead.
     """
 
-    kind: str
+    kind: Literal["upsert", "ensure", "merge"]
     patient: PatientRecord
     prior: str | None = None
     must_exist: str | None = None
@@ -70,8 +70,7 @@ class Registry:
         if record is None:
             if patient.mrn in self.absent:
                 return patient
-            async with self.db.session() as session:
-                row = await session.get(store.Hl7PatientRow, patient.mrn)
+            row = await self.db.read(lambda s: hl7_inbound.patient(s, patient.mrn))
             if row is None:
                 self.forget(patient.mrn)
                 return patient

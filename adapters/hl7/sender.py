@@ -27,21 +27,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import hl7
-from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.hl7.ack import frame
 from adapters.hl7.framing import FrameError, FrameReader
 from adapters.hl7.outbound import Party
 from adapters.hl7.outbox import Outbox, VitalsSource, render, stored_vitals
+from suite.app.case_service import CaseChanged
 from suite.bus import Bus, BusOverflow
-from suite.case_service import CaseChanged
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised, AlarmSource, Category, Priority
 from suite.store import hl7 as store
+from suite.store import hl7_outbox
 from suite.store.database import Database, StoreError
 from suite.tls import client_tls
 
 if TYPE_CHECKING:
-    from suite.service import ServiceContext
+    from suite.app.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,11 @@ class Hl7Sender:
         try:
             while True:
                 try:
-                    async with self.db.session() as session:
-                        row = await store.next_pending(session, self.destination)
+                    row = await self.db.read(lambda s: store.next_pending(s, self.destination))
                     if row is not None:
                         await self._deliver(row)
                         continue
-                except (StoreError, SQLAlchemyError, OSError) as exc:
+                except (StoreError, OSError) as exc:
                     # The outbox is safe in the database; wait for it to come back.
                     log.error("hl7: outbox not readable or writable: %s", exc)
                     await asyncio.sleep(self.retry.max_s)
@@ -142,11 +141,10 @@ class Hl7Sender:
         assert row.id is not None
         if not row.raw:
             try:
-                async with self.db.session() as session:
-                    raw = await render(
-                        session, row, party=self.party, now=self.clock(), vitals=self.vitals
-                    )
-            except (StoreError, SQLAlchemyError, OSError):
+                raw = await render(
+                    self.db, row, party=self.party, now=self.clock(), vitals=self.vitals
+                )
+            except (StoreError, OSError):
                 raise  # the database, not the message: tried again later
             except Exception as exc:  # a message that cannot be built is quarantined, not lost
                 log.exception("hl7: outbound %d (%s) cannot be built", row.id, row.message_type)
@@ -215,10 +213,7 @@ class Hl7Sender:
     async def _update(self, row_id: int, **values: Any) -> None:
         values["updated_at"] = self.clock()
 
-        async def job(session: Any) -> None:
-            await store.set_outbox(session, row_id, **values)
-
-        await self.db.write(job)
+        await self.db.write(lambda s: hl7_outbox.update(s, row_id, **values))
 
     # ---- the connection ------------------------------------------------------------------
 
@@ -338,8 +333,7 @@ class Hl7Sender:
         try:
             from suite.store.alarms import open_alarms
 
-            async with self.db.session() as session:
-                found = await open_alarms(session, rooms=[ALARM_ROOM])
+            found = await self.db.read(lambda s: open_alarms(s, rooms=[ALARM_ROOM]))
         except (ImportError, StoreError, OSError) as exc:
             log.debug("hl7: open alarms not read: %s", exc)
             return

@@ -1,96 +1,18 @@
 """What IT sees of the HL7 interface (the `hl7` section of the service status on MQTT,
-docs/mqtt.md "Service status"): read-only queries of the HL7 store plus the running
-listener's and sender's counters. Bounded: the latest `recent` inbound messages and at most
-`quarantine_max` quarantined ones, with the totals beside them.
+docs/mqtt.md "Service status"): the running listener's and sender's counters, with the
+stored part (messages, outbox counts, quarantine: `suite.store.hl7_status.stored_status`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.sender import Hl7Sender
-from suite.store import hl7 as store
-
-TEXT_MAX = 200  # ACK texts and errors are cut to this many characters
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-async def stored_status(
-    session: AsyncSession, *, recent: int = 20, quarantine_max: int = 20
-) -> dict[str, Any]:
-    """Inbound messages with their ACKs (newest first), outbox counts by state and the
-    quarantined outbound messages with the reason (oldest first)."""
-    inbound_rows = await session.exec(
-        select(store.Hl7InboundRow).order_by(col(store.Hl7InboundRow.id).desc()).limit(recent)
-    )
-    inbound = [
-        {
-            "id": r.id,
-            "received_at": _iso(r.received_at),
-            "peer": r.peer,
-            "type": r.message_type,
-            "control_id": r.control_id,
-            "ack": r.ack_code,
-            "ack_text": r.ack_text[:TEXT_MAX],
-            "result": r.result,
-            "case_id": r.case_id,
-            "repeats": r.repeats,
-        }
-        for r in inbound_rows
-    ]
-    inbound_total = (
-        await session.exec(select(func.count()).select_from(store.Hl7InboundRow))
-    ).one()
-    by_status = dict(
-        (
-            await session.exec(
-                select(store.Hl7OutboxRow.status, func.count()).group_by(
-                    col(store.Hl7OutboxRow.status)
-                )
-            )
-        ).all()
-    )
-    quarantined_rows = await session.exec(
-        select(store.Hl7OutboxRow)
-        .where(store.Hl7OutboxRow.status == store.OUTBOX_QUARANTINED)
-        .order_by(col(store.Hl7OutboxRow.id))
-        .limit(quarantine_max)
-    )
-    quarantine = [
-        {
-            "id": r.id,
-            "type": r.message_type,
-            "case_id": r.case_id,
-            "accession": r.accession,
-            "ack": r.ack_code,
-            "reason": r.last_error[:TEXT_MAX],
-            "attempts": r.attempts,
-            "at": _iso(r.updated_at),
-        }
-        for r in quarantined_rows
-    ]
-    return {
-        "inbound": {"total": int(inbound_total), "recent": inbound},
-        "outbox": {
-            "pending": int(by_status.get(store.OUTBOX_PENDING, 0)),
-            "sent": int(by_status.get(store.OUTBOX_SENT, 0)),
-            "quarantined": int(by_status.get(store.OUTBOX_QUARANTINED, 0)),
-        },
-        "quarantine": quarantine,
-    }
+from suite.app.context import StatusSection
+from suite.store.database import Database
+from suite.store.hl7_status import stored_status
 
 
 def live_status(components: Iterable[object]) -> dict[str, Any]:
@@ -116,3 +38,14 @@ def live_status(components: Iterable[object]) -> dict[str, Any]:
             }
             found["outage"] = component.outage()
     return found
+
+
+def status_section(db: Database, *, recent: int = 20) -> StatusSection:
+    """The "hl7" section of the service status: stored messages and the running parts."""
+
+    async def section(components: list[Any]) -> dict[str, Any]:
+        found = await db.read(lambda s: stored_status(s, recent=recent, quarantine_max=recent))
+        found.update(live_status(components))
+        return found
+
+    return section

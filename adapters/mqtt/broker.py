@@ -19,10 +19,12 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from suite.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
-class BrokerConfigError(Exception):
+class BrokerConfigError(ConfigError):
     """The embedded broker cannot run with this configuration (the message says why)."""
 
 

@@ -17,49 +17,52 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
-from suite.domain.bounds import OutOfRange, is_finite_number, sequence, utc_time, wire_time
+from suite.domain.samples import (
+    BAD_VALUE,
+    IMPLAUSIBLE,
+    MALFORMED,
+    MALFORMED_STATUS,
+    OUT_OF_RANGE,
+    OVERSIZE,
+    UNKNOWN_PARAMETER,
+    WRONG_UNIT,
+    DecodedVitals,
+    Problem,
+)
+from suite.domain.bounds import OutOfRange, is_finite_number, sequence, utc_time
+from suite.errors import WireError
 
-# Kinds of bad input; the counters and technical alarms use these names.
-OVERSIZE = "oversize"
-MALFORMED = "malformed"
-BAD_VALUE = "bad_value"
-UNKNOWN_PARAMETER = "unknown_parameter"
-WRONG_UNIT = "wrong_unit"
-IMPLAUSIBLE = "implausible"
-MALFORMED_STATUS = "malformed_status"
-OUT_OF_RANGE = "out_of_range"  # a time or sequence number outside suite/domain/bounds.py
+# The kinds of bad input are shared by every device source (suite/domain/samples.py); they
+# are re-exported here for the MQTT side.
+
+__all__ = [
+    "BAD_VALUE",
+    "IMPLAUSIBLE",
+    "MALFORMED",
+    "MALFORMED_STATUS",
+    "OUT_OF_RANGE",
+    "OVERSIZE",
+    "UNKNOWN_PARAMETER",
+    "WRONG_UNIT",
+    "DecodedVitals",
+    "PayloadError",
+    "Problem",
+]
 
 
-class PayloadError(Exception):
+class PayloadError(WireError):
     """A payload that cannot be read at all; `kind` is one of the kinds above."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One value of a readable message that was dropped, and why (for people)."""
-
-    kind: str
-    param: Param | None
-    key: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedVitals:
-    sample: VitalSample
-    problems: tuple[Problem, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 # Spellings of each display unit that mean the same thing (lower case, no spaces).
@@ -197,11 +200,6 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def iso(value: datetime | None) -> str | None:
-    """A time as ISO 8601 in UTC with a Z, as on the wire (never raises)."""
-    return None if value is None else wire_time(value)
-
-
 # ---- commands -------------------------------------------------------------------------------
 
 
@@ -212,7 +210,7 @@ class CommandRequest:
     body: Mapping[str, Any]
 
 
-class CommandError(Exception):
+class CommandError(WireError):
     """A command that cannot be carried out; answered as {"ok": false, "error", "rule"}."""
 
     def __init__(self, message: str, *, rule: str, command_id: str = "") -> None:

@@ -1,20 +1,18 @@
-"""The `hl7` and `dicom` sections of the service status (`procsuite/<site>/status`), for the
-IT view: refreshed from the HL7 and DICOM stores and the running adapters every
-`interval_s`, kept here, and put in every status the runner publishes (docs/mqtt.md
-"Service status"). Read-only; the sizes are bounded by the readers (adapters/hl7/status.py,
-adapters/dicom/status.py).
+"""The interface sections of the service status (`procsuite/<site>/status`), for the IT view:
+each adapter registers its section (`ctx.status_sections`, e.g. "hl7" and "dicom"), read
+from the store and the running components every `interval_s`, kept here and put in every
+status the runner publishes (docs/mqtt.md "Service status"). Read-only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from suite.store.database import Database, StoreError
+from suite.app.context import StatusSection
+from suite.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -27,41 +25,30 @@ class IntegrationStatus:
     def __init__(
         self,
         *,
-        db: Database,
+        sections: Mapping[str, StatusSection],
         components: Callable[[], Iterable[object]],
         interval_s: float = 5.0,
-        recent: int = 20,
     ) -> None:
-        self.db = db
+        self.readers = sections
         self.components = components  # the service's components, read at each refresh
         self.interval_s = interval_s
-        self.recent = recent
         self.sections: dict[str, Any] = {}
         self.refreshed = asyncio.Event()
         self.failures = 0
 
     async def refresh(self) -> dict[str, Any]:
-        """Read both interfaces now; returns (and keeps) the sections."""
-        from adapters.dicom import status as dicom_status
-        from adapters.hl7 import status as hl7_status
-
+        """Read every section now; returns (and keeps) them."""
         components = list(self.components())
-        async with self.db.session() as session:
-            hl7 = await hl7_status.stored_status(
-                session, recent=self.recent, quarantine_max=self.recent
-            )
-            dicom = await dicom_status.stored_status(session, unmatched_max=self.recent)
-        hl7.update(hl7_status.live_status(components))
-        dicom.update(dicom_status.live_status(components))
-        self.sections = {"hl7": hl7, "dicom": dicom}
+        found = {name: await read(components) for name, read in self.readers.items()}
+        self.sections = found
         self.refreshed.set()
-        return self.sections
+        return found
 
     async def run(self) -> None:
         while True:
             try:
                 await self.refresh()
-            except (StoreError, SQLAlchemyError, OSError) as exc:
+            except (StoreError, OSError) as exc:
                 # The last sections stay published; the failure is counted and logged.
                 self.failures += 1
                 log.warning("mqtt: integration status not read: %s", exc)

@@ -10,16 +10,15 @@ is at least once: a consumer de-duplicates on `event_id`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from adapters.mqtt import codec
 from adapters.mqtt.state import Publisher
 from adapters.mqtt.topics import Topics
-from suite.alarm_journal import AlarmStored
+from suite.app.alarm_journal import AlarmStored
 from suite.bus import Bus
 from suite.store import alarms as alarm_store
 from suite.store.alarms import StoredEvent
@@ -107,11 +106,8 @@ class AlarmOutbox:
         ids, self._marks = self._marks, []
         now = self.clock()
 
-        async def job(session: AsyncSession) -> None:
-            await alarm_store.mark_published(session, ids, at=now)
-
         try:
-            await self.db.write(job)
+            await self.db.write(functools.partial(alarm_store.mark_published, ids=ids, at=now))
         except StoreError:
             # Not fatal: unmarked events are published again after a restart (at least once).
             log.exception("mqtt: could not mark %d alarm events as published", len(ids))

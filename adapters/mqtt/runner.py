@@ -32,11 +32,12 @@ from adapters.mqtt.ingest import Ingest
 from adapters.mqtt.outbox import AlarmOutbox
 from adapters.mqtt.state import RoomStates
 from adapters.mqtt.topics import Kind, Topics
+from suite.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-class UrlError(ValueError):
+class UrlError(ConfigError, ValueError):
     """`mqtt_url` is not mqtt://host[:port] or mqtts://host[:port]."""
 
 

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from suite.errors import ConfigError
 from suite.settings import Role
 
 # What each role reads besides its own replies: clinical roles follow the rooms' vitals; IT
@@ -38,7 +39,7 @@ ROLE_READS: dict[Role, tuple[str, ...]] = {
 }
 
 
-class SecurityConfigError(ValueError):
+class SecurityConfigError(ConfigError, ValueError):
     """A user or device name cannot be used in the broker files; the message names it."""
 
 
@@ -98,7 +99,7 @@ def acl_text(
     return "\n".join(lines)
 
 
-class PasswdError(RuntimeError):
+class PasswdError(ConfigError, RuntimeError):
     """mosquitto_passwd is missing or refused; the message says why."""
 
 

@@ -19,13 +19,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from adapters.mqtt import codec
-from adapters.mqtt.ingest import Ingest
 from adapters.mqtt.redacted import redacted_snapshot
 from adapters.mqtt.topics import Topics
-from suite.alarm_records import alarm_view
-from suite.alarm_service import AlarmService
+from suite.app.alarm_records import alarm_view
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseChanged, CaseService
+from suite.app.sample_intake import SampleIntake
+from suite.app.timeline import describe
 from suite.bus import Bus
-from suite.case_service import CaseChanged, CaseService
+from suite.clock import iso
 from suite.domain.case import Case
 from suite.domain.codec import to_data
 from suite.domain.envelope import Recorded
@@ -35,10 +37,9 @@ from suite.domain.timers import cement_time_left_s, procedure_elapsed_s, warning
 from suite.domain.values import Phase
 from suite.store import cases as case_store
 from suite.store.database import Database
-from suite.timeline import describe
 
 log = logging.getLogger(__name__)
-iso = codec.iso
+
 
 TIMELINE_MAX = 200
 SCHEDULED_MAX = 20  # scheduled cases listed per room, earliest first
@@ -122,7 +123,7 @@ class RoomStates:
         rooms: list[str],
         cases: CaseService,
         alarms: AlarmService,
-        ingest: Ingest,
+        samples: SampleIntake,
         db: Database,
         bus: Bus,
         clock: Callable[[], datetime],
@@ -134,7 +135,7 @@ class RoomStates:
         self.rooms = rooms
         self.cases = cases
         self.alarms = alarms
-        self.ingest = ingest
+        self.samples = samples
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -183,24 +184,23 @@ class RoomStates:
     async def snapshot(self, room: str) -> dict[str, Any]:
         now = self.clock()
         case = self.cases.active_in_room(room)
-        engine = self.alarms.engine
         vitals = {
             param.value: {"value": value, "at": iso(at), "device": device}
-            for param, (value, at, device) in self.ingest.latest.get(room, {}).items()
+            for param, (value, at, device) in self.samples.latest_in(room).items()
         }
-        devices = {}
-        for (r, name), dev in self.ingest.devices.items():
-            if r == room:
-                devices[name] = {
-                    "online": dev.online,
-                    "last_sample_at": iso(dev.last_at),
-                    "last_received_at": iso(dev.last_received),
-                    "last_seq": dev.last_seq,
-                    "samples": dev.samples,
-                }
+        devices = {
+            name: {
+                "online": dev.online,
+                "last_sample_at": iso(dev.last_at),
+                "last_received_at": iso(dev.last_received),
+                "last_seq": dev.last_seq,
+                "samples": dev.samples,
+            }
+            for name, dev in self.samples.devices_in(room).items()
+        }
         limits = {
             p.value: {"low": lim.low, "high": lim.high, "delay_s": lim.delay_s}
-            for p, lim in engine.limits(room).items()
+            for p, lim in self.alarms.limits(room).items()
         }
         return {
             "room": room,
@@ -222,15 +222,15 @@ class RoomStates:
                     "reason": a.reason,
                     "at": iso(a.at),
                 }
-                for a in engine.adjusted_limits(room)
+                for a in self.alarms.adjusted_limits(room)
             ],  # fmt: skip
-            "baseline": {p.value: v for p, v in engine.baseline(room).items()},
+            "baseline": {p.value: v for p, v in self.alarms.baseline(room).items()},
             "devices": devices,
             "alarms": [alarm_view(a) for a in self.alarms.active(room)],
             "vitals_stable_since": iso(self.alarms.vitals_stable_since(room)),
             "counters": {
-                "faults": self.ingest.room_counters(room),
-                "samples_not_stored": self.ingest.recorder.dropped.get(room, 0),
+                "faults": self.samples.room_counters(room),
+                "samples_not_stored": self.samples.not_stored(room),
             },
         }
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ssl
 
+from suite.errors import ConfigError
 from suite.settings import MqttSettings
 
 
-class TlsSettingsError(ValueError):
+class TlsSettingsError(ConfigError, ValueError):
     """A TLS file named in the settings is missing or unreadable; the message names it."""
 
 

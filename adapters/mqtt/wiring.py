@@ -9,9 +9,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.mqtt import codec
 from adapters.mqtt.broker import EmbeddedBroker
-from adapters.mqtt.commands import CommandChannel, Routing
+from adapters.mqtt.commands import CommandChannel
 from adapters.mqtt.ingest import Ingest
 from adapters.mqtt.integration_status import IntegrationStatus
 from adapters.mqtt.outbox import AlarmOutbox
@@ -19,16 +18,17 @@ from adapters.mqtt.runner import MqttRunner
 from adapters.mqtt.state import RoomStates
 from adapters.mqtt.tls import client_tls_context
 from adapters.mqtt.topics import Topics
-from suite.alarm_service import AlarmService
-from suite.roles import Permissions
-from suite.service import Component, ServiceContext
-from suite.vitals_service import VitalsRecorder
+from suite.app.alarm_service import AlarmService
+from suite.app.context import Component, ServiceContext
+from suite.app.routing import CommandRouter, Routing
+from suite.app.sample_intake import SampleIntake
+from suite.clock import iso
 
 
 @dataclass
 class MqttParts:
     alarms: AlarmService
-    recorder: VitalsRecorder
+    samples: SampleIntake
     ingest: Ingest
     states: RoomStates
     outbox: AlarmOutbox
@@ -40,39 +40,22 @@ class MqttParts:
 
 
 def build(ctx: ServiceContext) -> MqttParts:
+    """The MQTT side of the service over the application services in `ctx`."""
     s = ctx.settings
     m = s.mqtt
     rooms = ctx.served
     me = s.lease.instance_id
-    owner_of = ctx.owner_of or (lambda room: None)
+    alarms, samples, actions = ctx.alarms, ctx.samples, ctx.actions
+    assert alarms is not None and samples is not None and actions is not None
     topics = Topics(s.topic_root)
     broker = EmbeddedBroker(s.mqtt_url) if m.embedded else None
-    alarms = AlarmService(
-        db=ctx.db,
-        bus=ctx.bus,
-        cases=ctx.cases,
-        clock=ctx.clock,
-        config=s.alarms.engine_config(),
-        rooms=rooms,
-        tick_s=s.alarms.tick_s,
-    )
-    recorder = VitalsRecorder(ctx.db, queue_size=m.vitals_queue, batch=m.vitals_batch)
-    ingest = Ingest(
-        rooms=rooms,
-        elsewhere=lambda room: owner_of(room) not in (None, me),
-        alarms=alarms,
-        recorder=recorder,
-        clock=ctx.clock,
-        max_payload_bytes=m.max_payload_bytes,
-        fault_clear_s=m.fault_clear_s,
-        max_device_rate=m.max_device_rate,
-    )
+    ingest = Ingest(samples, max_payload_bytes=m.max_payload_bytes)
     states = RoomStates(
         topics=topics,
         rooms=rooms,
         cases=ctx.cases,
         alarms=alarms,
-        ingest=ingest,
+        samples=samples,
         db=ctx.db,
         bus=ctx.bus,
         clock=ctx.clock,
@@ -80,29 +63,29 @@ def build(ctx: ServiceContext) -> MqttParts:
         interval_s=m.state_interval_s,
         refresh_s=m.state_refresh_s,
     )
-    ingest.on_change = states.mark
+    samples.listeners.append(states.mark)
     alarms.listeners.append(states.mark)
+    actions.resync_listeners.append(states.mark_all)
     outbox = AlarmOutbox(
         topics=topics, rooms=rooms, db=ctx.db, bus=ctx.bus, clock=ctx.clock,
         maxsize=m.alarm_outbox,
     )  # fmt: skip
     commands = CommandChannel(
-        users=s.users,
-        permissions=Permissions.with_overrides(m.permissions),
-        cases=ctx.cases,
-        alarms=alarms,
-        clock=ctx.clock,
-        resync=states.mark_all,
-        max_payload_bytes=m.max_payload_bytes,
-        routing=Routing(
-            rooms=frozenset(rooms),
-            site_duties=ctx.site_duties,
-            owner_of=ctx.current_owner or Routing.owner_of,
-            everything=ctx.owner_of is None,
-            instance=me if ctx.owner_of is not None else "",
+        actions=actions,
+        router=CommandRouter(
+            Routing(
+                rooms=frozenset(rooms),
+                site_duties=ctx.site_duties,
+                owner_of=ctx.current_owner or Routing.owner_of,
+                everything=ctx.owner_of is None,
+                instance=me if ctx.owner_of is not None else "",
+            ),
+            cases=ctx.cases,
+            alarm=alarms.get,
         ),
+        max_payload_bytes=m.max_payload_bytes,
     )
-    parts = MqttParts(alarms, recorder, ingest, states, outbox, commands, None, broker)  # type: ignore[arg-type]
+    parts = MqttParts(alarms, samples, ingest, states, outbox, commands, None, broker)  # type: ignore[arg-type]
     parts.runner = MqttRunner(
         url=s.mqtt_url,
         client_id=m.client_id or f"procsuite-{me}",
@@ -123,11 +106,11 @@ def build(ctx: ServiceContext) -> MqttParts:
         site_status=ctx.site_duties,
     )
     parts.integration = IntegrationStatus(
-        db=ctx.db, components=lambda: ctx.components, interval_s=m.status_interval_s
+        sections=ctx.status_sections,
+        components=lambda: ctx.components,
+        interval_s=m.status_interval_s,
     )
-    parts.components = [
-        c for c in (broker, alarms, recorder, commands, parts.runner) if c is not None
-    ]
+    parts.components = [c for c in (broker, commands, parts.runner) if c is not None]
     parts.components.append(parts.integration)
     return parts
 
@@ -138,10 +121,11 @@ def components(ctx: ServiceContext) -> list[Component]:
 
 def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
     """The service's status and counters for `procsuite/<site>/status` (retained)."""
-    ingest, recorder, alarms = parts.ingest, parts.recorder, parts.alarms
+    ingest, samples, alarms = parts.ingest, parts.samples, parts.alarms
+    recorder = samples.recorder
     return {
         "online": True,
-        "at": codec.iso(ctx.clock()),
+        "at": iso(ctx.clock()),
         "site": ctx.settings.site,
         "instance": ctx.settings.lease.instance_id,
         "rooms": ctx.served,
@@ -149,10 +133,10 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
         "connections": parts.runner.connections,
         "ingest": {
             "received": ingest.received,
-            "accepted": ingest.accepted,
-            "faults": dict(ingest.totals),
-            "unknown_rooms": dict(ingest.unknown_rooms),
-            "other_instances": dict(ingest.other_instances),
+            "accepted": samples.accepted,
+            "faults": dict(samples.totals),
+            "unknown_rooms": dict(samples.unknown_rooms),
+            "other_instances": dict(samples.other_instances),
             "handler_errors": parts.runner.handler_errors,
         },
         "store": {

@@ -4,6 +4,7 @@ Each feature that adds tables adds its module here.
 """
 
 import suite.store.audit_log  # noqa: F401
+import suite.store.devices  # noqa: F401
 import suite.store.dicom  # noqa: F401
 import suite.store.hl7  # noqa: F401
 import suite.store.leases  # noqa: F401

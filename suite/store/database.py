@@ -11,26 +11,25 @@ success status sent after `await write(...)` is sent after the data is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from suite.errors import StoreError as StoreError  # re-exported: the store raises it
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
 AfterCommit = Callable[[], None]
-
-
-class StoreError(Exception):
-    """The store could not do what was asked (closed, overloaded, or the database failed)."""
 
 
 class ConcurrencyError(StoreError):
@@ -129,9 +128,24 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def session(self) -> AsyncSession:
-        """A session for reads (and for tests); writes go through `write`."""
-        return AsyncSession(self.engine, expire_on_commit=False)
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads (and for tests); writes go through `write`.
+
+        The one place where the driver's errors on reads become `StoreError` (a dropped
+        connection, a database that is restarting), so no reader sees a foreign error.
+        """
+        try:
+            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+                yield session
+        except (SQLAlchemyError, ConnectionError) as exc:
+            raise StoreError(f"the database could not be read: {_short(exc)}") from exc
+
+    async def read(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run the read-only `job` in a session of its own (`session`, so a driver error
+        comes out as `StoreError`) and return what it returns."""
+        async with self.session() as session:
+            return await job(session)
 
     async def write(
         self,
@@ -263,3 +277,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a driver error (its SQL and parameters stay out of logs)."""
+    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.store.database import StoreError
 from suite.store.tables import utc_column
 
 SITE = "site"
@@ -61,7 +62,7 @@ class Lease:
         return self.expires_at > now
 
 
-class LeaseLost(Exception):
+class LeaseLost(StoreError):
     """This instance no longer holds the lease a write needed."""
 
     def __init__(self, name: str, holder: str | None) -> None:

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 XA = "1.2.840.10008.5.1.4.1.1.12.1"
 RDSR = "1.2.840.10008.5.1.4.1.1.88.67"
-PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
+PROCSUITE = [sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())"]
 SCRIPTED = {"IR1": {"suspected_cement_embolism"}, "IR2": {"rr_low", "spo2_low"}}
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from tests.peers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-PROCSUITE = [sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())"]
+PROCSUITE = [sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())"]
 
 
 def _ports() -> list[str]:

@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 
 from adapters.dicom.component import DicomAdapter
+from suite.app.case_service import CaseService
+from suite.app.context import ServiceContext
 from suite.bus import Subscription
-from suite.case_service import CaseService
 from suite.domain.alarms.model import AlarmEvent
-from suite.service import ServiceContext
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from procsuite.cli import main
+from suite.app.case_service import CaseService
 from suite.bus import Bus
-from suite.case_service import CaseService
-from suite.cli import main
-from suite.service import utc_now
+from suite.clock import utc_now
 from suite.settings import load_settings
 from suite.store import migrate
 from suite.store.database import Database

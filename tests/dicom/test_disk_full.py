@@ -15,7 +15,7 @@ from pydicom import dcmread
 from sqlmodel import select
 
 from adapters.dicom.component import DISK_FULL_KIND
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised
 from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow

@@ -12,10 +12,11 @@ import pytest
 from pydicom import dcmread
 from sqlmodel import select
 
-from adapters.dicom.forward import queue_state, retry_delay_s
-from suite.case_service import CaseService
+from adapters.dicom.forward import retry_delay_s
+from suite.app.case_service import CaseService
 from suite.store.database import Database
 from suite.store.dicom import ForwardRow
+from suite.store.dicom_forward import queue_state
 from tests.conftest import FakeClock
 from tests.dicom import samples
 from tests.dicom.conftest import (

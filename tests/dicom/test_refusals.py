@@ -13,7 +13,7 @@ from pynetdicom import AE, _config
 from sqlmodel import select
 
 from adapters.dicom import sop
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow
 from tests.conftest import FakeClock

@@ -250,9 +250,11 @@ async def test_without_a_dose_report_the_images_dose_attributes_are_added_up(
 
 
 def test_the_service_runs_the_dicom_adapter_when_enabled(tmp_path: Path) -> None:
+    from procsuite.bootstrap import build_components
+    from suite.app.case_service import CaseService
+    from suite.app.context import ServiceContext
     from suite.bus import Bus
-    from suite.case_service import CaseService
-    from suite.service import ServiceContext, build_components, utc_now
+    from suite.clock import utc_now
     from suite.store.database import Database
     from tests.dicom.conftest import dicom_settings
 

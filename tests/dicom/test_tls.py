@@ -12,7 +12,7 @@ import pytest
 from pydicom import dcmread
 from sqlmodel import select
 
-from suite.case_service import CaseService
+from suite.app.case_service import CaseService
 from suite.settings import SettingsError, load_settings
 from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow

@@ -2,11 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from suite.app.steps import parse_step
 from suite.domain import commands as c
 from suite.domain.codec import command_from_data, from_data, to_data
 from suite.domain.errors import InvalidValue
 from suite.domain.values import Level, Order, Procedure, Side, TrocarApproach
-from suite.steps import parse_step
 
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

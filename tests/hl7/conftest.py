@@ -16,9 +16,9 @@ import pytest_asyncio
 
 from adapters.hl7.component import hl7_components
 from adapters.hl7.listener import Hl7Listener
+from suite.app.case_service import CaseService
+from suite.app.context import ServiceContext
 from suite.bus import Bus
-from suite.case_service import CaseService
-from suite.service import ServiceContext
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from tests.hl7 import samples

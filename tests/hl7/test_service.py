@@ -12,9 +12,9 @@ import pytest
 
 from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.sender import ALARM_KIND, Hl7Sender
+from procsuite.bootstrap import Service
 from suite.domain import commands as c
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.settings import Settings, load_settings
 from suite.store.alarms import open_alarms
 from tests.hl7 import samples

@@ -114,7 +114,7 @@ def test_mqtt_command_codec_raises_only_command_errors(body: dict[str, object]) 
     assert isinstance(request.action, str) and request.action
     for key in ("low", "high"):
         try:
-            from adapters.mqtt.commands import _number
+            from adapters.mqtt.command_codec import _number
 
             number = _number(request.body, key, action="adjust_limit")
         except codec.CommandError:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from suite import logs
-from suite.cli import main
+from procsuite.cli import main
 from tests.hl7 import samples
 from tests.hl7.conftest import msa, run_stack, send
 from tests.peers import free_port

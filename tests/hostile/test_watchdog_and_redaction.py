@@ -13,7 +13,7 @@ import pytest
 from adapters.mqtt.redacted import redacted_snapshot
 from suite.bus import Bus
 from suite.domain.alarms.model import AlarmCleared, AlarmEvent, AlarmRaised
-from suite.site_alarm import SiteAlarm
+from suite.app.site_alarm import SiteAlarm
 from suite.watchdog import LOOP_STALLED_KIND, LoopWatchdog
 
 

@@ -17,7 +17,7 @@ import aiomqtt
 import pytest
 
 from adapters.mqtt.runner import MqttRunner
-from suite.service import Service
+from procsuite.bootstrap import Service
 from suite.settings import Settings, load_settings
 from tests.peers import Mosquitto, free_port, missing, run_mosquitto
 
@@ -94,7 +94,7 @@ class Running:
 
     @property
     def alarms(self) -> Any:
-        return self.runner.commands.alarms
+        return self.runner.commands.actions.alarms
 
 
 @contextlib.asynccontextmanager

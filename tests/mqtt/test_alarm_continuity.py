@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from suite.alarm_service import AlarmStored
-from suite.case_service import CaseService
+from suite.app.alarm_service import AlarmStored
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.model import Priority

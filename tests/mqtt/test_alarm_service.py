@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from suite.alarm_service import AlarmService, AlarmStored
-from suite.case_service import CaseService
+from suite.app.alarm_service import AlarmService, AlarmStored
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from tests.mqtt.conftest import FAST_ALARMS, USERS, Broker, pub, running, settings_for, watching
 from tests.mqtt.test_end_to_end import open_case, vitals
 

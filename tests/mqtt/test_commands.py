@@ -13,19 +13,20 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from adapters.mqtt.commands import CommandChannel, field_word
-from suite.alarm_service import AlarmService
-from suite.case_service import CaseService
+from adapters.mqtt.command_codec import field_word
+from adapters.mqtt.commands import CommandChannel
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import Param
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.roles import Permissions
 from suite.settings import Role
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
+from tests.actions import actions_for
 from tests.scenarios import full_case, schedule
 
 USERS = {"nurse1": Role.NURSE, "tech1": Role.TECHNOLOGIST, "dr1": Role.RADIOLOGIST, "it1": Role.IT}
@@ -38,10 +39,9 @@ async def channel(cases: CaseService, clock) -> AsyncIterator[tuple[CommandChann
         config=AlarmConfig(stale_feed_s=3600, clock_skew_s=3600), rooms=["IR1"], tick_s=3600,
     )  # fmt: skip
     resyncs: list[int] = []
-    chan = CommandChannel(
-        users=USERS, permissions=Permissions.with_overrides({}), cases=cases, alarms=alarms,
-        clock=clock, resync=lambda: resyncs.append(1),
-    )  # fmt: skip
+    actions = actions_for(cases, alarms, clock=clock, users=USERS)
+    actions.resync_listeners.append(lambda: resyncs.append(1))
+    chan = CommandChannel(actions=actions)
     task = asyncio.create_task(alarms.run())
     try:
         await asyncio.wait_for(alarms.loaded.wait(), 5)
@@ -146,7 +146,7 @@ async def test_who_is_refused_and_what_cannot_be_read(cases, clock) -> None:
 @pytest.mark.asyncio
 async def test_a_nurse_acknowledges_and_adjusts_a_limit_with_a_reason(cases, clock) -> None:
     async with channel(cases, clock) as (chan, _):
-        alarms = chan.alarms
+        alarms = chan.actions.alarms
         for i in range(12):
             alarms.observe(VitalSample("IR1", "mon-1", clock(), {Param.SPO2: 84}, i))
             clock.advance(1)
@@ -239,11 +239,13 @@ async def test_discharge_over_mqtt_waits_for_vitals_stable_since_the_last_alarm(
         clock.now = recovery + timedelta(minutes=10)
         for i in range(1300):
             value = 85 if i < 1200 else 97
-            chan.alarms.observe(VitalSample("IR1", "mon-1", clock(), {Param.SPO2: value}, i))
+            chan.actions.alarms.observe(
+                VitalSample("IR1", "mon-1", clock(), {Param.SPO2: value}, i)
+            )
             clock.advance(1)
-        for a in chan.alarms.active("IR1"):
-            await chan.alarms.acknowledge(a.alarm_id, user="nurse1")
-        stable = chan.alarms.vitals_stable_since("IR1")
+        for a in chan.actions.alarms.active("IR1"):
+            await chan.actions.alarms.acknowledge(a.alarm_id, user="nurse1")
+        stable = chan.actions.alarms.vitals_stable_since("IR1")
         assert stable is not None and stable > recovery + timedelta(minutes=29)
         clock.now = recovery + timedelta(minutes=61)  # an hour after recovery, not after the alarm
         early = await send(

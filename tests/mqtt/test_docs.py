@@ -58,7 +58,7 @@ async def test_the_documented_mosquitto_pub_examples_work(tmp_path: Path) -> Non
     settings = settings_for(broker, tmp_path, site="main")
     async with running(settings) as run:
         await run_example(block("vitals"), broker.port)
-        ingest = run.runner.ingest
+        ingest = run.runner.ingest.samples
         await eventually(lambda: ingest.accepted == 2 and ingest.devices[("IR1", "mon-1")].online)
         assert dict(ingest.totals) == {}
         replies = await run_example(block("commands"), broker.port)

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.mqtt.ingest import Ingest
-from suite.alarm_service import AlarmService
-from suite.case_service import CaseService
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
+from suite.app.sample_intake import SampleIntake
+from suite.app.vitals_service import VitalsRecorder
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.model import Category
 from suite.domain.alarms.parameters import Param
 from suite.store import vitals as vitals_store
-from suite.vitals_service import VitalsRecorder
 
 
 def msg(at: datetime, seq: int | None = None, units: dict | None = None, **values) -> bytes:
@@ -38,14 +39,10 @@ async def ingesting(cases: CaseService, clock, *, queue: int = 10_000) -> AsyncI
         config=AlarmConfig(stale_feed_s=3600, clock_skew_s=3600), rooms=["IR1"], tick_s=3600,
     )  # fmt: skip
     recorder = VitalsRecorder(cases.db, queue_size=queue, batch=100)
-    ingest = Ingest(
-        rooms=["IR1"],
-        alarms=alarms,
-        recorder=recorder,
-        clock=clock,
-        max_payload_bytes=4096,
-        fault_clear_s=30,
+    samples = SampleIntake(
+        rooms=["IR1"], alarms=alarms, recorder=recorder, clock=clock, fault_clear_s=30
     )
+    ingest = Ingest(samples, max_payload_bytes=4096)
     tasks = [asyncio.create_task(alarms.run()), asyncio.create_task(recorder.run())]
     try:
         await asyncio.wait_for(alarms.loaded.wait(), 5)
@@ -89,13 +86,13 @@ async def test_every_bad_input_is_counted_logged_once_and_ingest_goes_on(
         clock.advance(1)
         ingest.vitals("IR1", "mon-1", msg(clock(), seq=2, hr=73, spo2=96))
 
-        assert ingest.faults[("IR1", "mon-1")] == {
+        assert ingest.samples.faults[("IR1", "mon-1")] == {
             "malformed": 2, "oversize": 1, "unknown_parameter": 1, "wrong_unit": 1,
             "bad_value": 1, "malformed_status": 1, "implausible": 1, "duplicate": 1,
             "out_of_order": 1,
         }  # fmt: skip
-        assert ingest.unknown_rooms == {"OR9": 1}
-        assert ingest.accepted == 5  # readable messages, bad values dropped from them
+        assert ingest.samples.unknown_rooms == {"OR9": 1}
+        assert ingest.samples.accepted == 5  # readable messages, bad values dropped from them
         logged = [r.getMessage() for r in caplog.records]
         assert sum("malformed from device mon-1" in m for m in logged) == 1  # once, not twice
         assert sum("implausible from device mon-1" in m for m in logged) == 1
@@ -114,7 +111,7 @@ async def test_every_bad_input_is_counted_logged_once_and_ingest_goes_on(
         async with cases.db.session() as s:
             kept = await vitals_store.samples(s, room="IR1")
         assert [(x.values[Param.HR], x.values[Param.SPO2]) for x in kept] == [(72, None), (73, 96)]
-        assert ingest.latest["IR1"][Param.SPO2][0] == 96
+        assert ingest.samples.latest["IR1"][Param.SPO2][0] == 96
 
         # Quiet for fault_clear_s: the adapter's technical alarms end.
         clock.advance(31)
@@ -136,7 +133,7 @@ async def test_a_full_store_queue_is_a_fault_with_a_technical_alarm(cases, clock
             clock.advance(1)
             ingest.vitals("IR1", "mon-1", msg(clock(), seq=seq, hr=70))
         assert ingest.recorder.dropped["IR1"] == 3
-        assert ingest.faults[("IR1", "-")]["store_overflow"] == 1
+        assert ingest.samples.faults[("IR1", "-")]["store_overflow"] == 1
         assert "store_overflow" in technical(ingest)
 
 
@@ -146,24 +143,26 @@ async def test_device_status_and_its_removal(cases, clock) -> None:
         ingest.status("IR1", "mon-1", b"online")
         ingest.status("IR1", "mon-1", b"offline")
         assert "device_offline" in technical(ingest)
-        assert ingest.devices[("IR1", "mon-1")].online is False
+        assert ingest.samples.devices[("IR1", "mon-1")].online is False
         ingest.status("IR1", "mon-1", b"")  # the retained status was deleted: device removed
-        assert ("IR1", "mon-1") not in ingest.devices
+        assert ("IR1", "mon-1") not in ingest.samples.devices
         assert "device_offline" not in technical(ingest)
 
 
 def test_order_rules() -> None:
-    from adapters.mqtt.ingest import DUPLICATE, OUT_OF_ORDER, Device
+    from suite.app.sample_intake import DUPLICATE, OUT_OF_ORDER, Device
 
     t0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
     later = t0.replace(second=5)
     dev = Device(last_at=t0, last_seq=10)
-    assert Ingest._order(dev, 10, t0) == DUPLICATE
-    assert Ingest._order(dev, 9, t0) == OUT_OF_ORDER
-    assert Ingest._order(dev, 11, t0.replace(second=0, microsecond=1)) is None
-    assert Ingest._order(dev, 11, t0.replace(hour=8)) is None  # seq advanced; its clock went back
-    assert Ingest._order(dev, 0, later) is None  # the device restarted its counter
+    assert SampleIntake._order(dev, 10, t0) == DUPLICATE
+    assert SampleIntake._order(dev, 9, t0) == OUT_OF_ORDER
+    assert SampleIntake._order(dev, 11, t0.replace(second=0, microsecond=1)) is None
+    assert (
+        SampleIntake._order(dev, 11, t0.replace(hour=8)) is None
+    )  # seq advanced; its clock went back
+    assert SampleIntake._order(dev, 0, later) is None  # the device restarted its counter
     no_seq = Device(last_at=t0)
-    assert Ingest._order(no_seq, None, t0) == DUPLICATE
-    assert Ingest._order(no_seq, None, t0.replace(hour=8)) == OUT_OF_ORDER
-    assert Ingest._order(no_seq, None, later) is None
+    assert SampleIntake._order(no_seq, None, t0) == DUPLICATE
+    assert SampleIntake._order(no_seq, None, t0.replace(hour=8)) == OUT_OF_ORDER
+    assert SampleIntake._order(no_seq, None, later) is None

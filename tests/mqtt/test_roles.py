@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.roles import PermissionDenied, Permissions
+from suite.app.roles import PermissionDenied, Permissions
 from suite.settings import Role, load_settings
 
 USERS = {

@@ -36,10 +36,10 @@ async def test_a_burst_of_changes_gives_few_snapshots_and_the_last_one_wins(case
     async with ingesting(cases, clock) as ingest:
         states = RoomStates(
             topics=Topics("procsuite/t"), rooms=["IR1"], cases=cases, alarms=ingest.alarms,
-            ingest=ingest, db=cases.db, bus=cases.bus, clock=clock, policy=DEFAULT_POLICY,
+            samples=ingest.samples, db=cases.db, bus=cases.bus, clock=clock, policy=DEFAULT_POLICY,
             interval_s=0.3, refresh_s=3600,
         )  # fmt: skip
-        ingest.on_change = states.mark
+        ingest.samples.listeners.append(states.mark)
         broker = FakeBroker()
         pump = asyncio.create_task(states.pump(broker))
         try:
@@ -76,7 +76,7 @@ async def test_the_snapshot_has_the_case_its_levels_timeline_and_countdown(cases
     async with ingesting(cases, clock) as ingest:
         states = RoomStates(
             topics=Topics("procsuite/t"), rooms=["IR1"], cases=cases, alarms=ingest.alarms,
-            ingest=ingest, db=cases.db, bus=cases.bus, clock=clock, policy=DEFAULT_POLICY,
+            samples=ingest.samples, db=cases.db, bus=cases.bus, clock=clock, policy=DEFAULT_POLICY,
         )  # fmt: skip
         clock.advance(600)
         snap = await states.snapshot("IR1")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from suite.alarm_records import event_payload
+from suite.app.alarm_records import event_payload
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,

@@ -53,7 +53,7 @@ def start(
     }
     with (tmp / f"{name}.log").open("ab") as log:  # the child keeps its own copy
         return subprocess.Popen(
-            [sys.executable, "-m", "suite.cli", "serve"],
+            [sys.executable, "-m", "procsuite.cli", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

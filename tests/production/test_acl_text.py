@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.mqtt.security import SecurityConfigError, acl_text
-from suite.cli import main
+from procsuite.cli import main
 from suite.settings import Role
 
 

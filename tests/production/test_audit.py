@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 
 from adapters.mqtt.commands import CommandChannel
-from suite.alarm_service import AlarmService
-from suite.audit import audit_trail
-from suite.case_service import CaseService
-from suite.cli import main
+from procsuite.cli import main
+from suite.app.alarm_service import AlarmService
+from suite.app.case_service import CaseService
 from suite.domain.alarms.config import AlarmConfig
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import Param
 from suite.domain.envelope import Source
-from suite.roles import Permissions
 from suite.settings import Role
 from suite.store import audit_log
+from suite.store.audit_trail import audit_trail
+from tests.actions import actions_for
 from tests.scenarios import schedule
 
 USERS = {"nurse1": Role.NURSE, "tech1": Role.TECHNOLOGIST}
@@ -35,10 +35,7 @@ async def channel(cases: CaseService, clock: Any) -> AsyncIterator[CommandChanne
         db=cases.db, bus=cases.bus, cases=cases, clock=clock,
         config=AlarmConfig(stale_feed_s=3600, clock_skew_s=3600), rooms=["IR1"], tick_s=3600,
     )  # fmt: skip
-    chan = CommandChannel(
-        users=USERS, permissions=Permissions.with_overrides({}), cases=cases, alarms=alarms,
-        clock=clock, resync=lambda: None,
-    )  # fmt: skip
+    chan = CommandChannel(actions=actions_for(cases, alarms, clock=clock, users=USERS))
     task = asyncio.create_task(alarms.run())
     try:
         await asyncio.wait_for(alarms.loaded.wait(), 5)
@@ -65,9 +62,9 @@ async def test_audit_lists_who_did_what_when_and_from_where_in_time_order(
         clock.advance(60)
         await send(chan, "tech1", id="1", action="log_step", case_id="k1", step="check-in")
         for i in range(12):  # SpO2 84 for 12 s: a high-priority alarm
-            chan.alarms.observe(VitalSample("IR1", "mon-1", clock(), {Param.SPO2: 84}, i))
+            chan.actions.alarms.observe(VitalSample("IR1", "mon-1", clock(), {Param.SPO2: 84}, i))
             clock.advance(1)
-        [alarm] = chan.alarms.active("IR1")
+        [alarm] = chan.actions.alarms.active("IR1")
         since = clock.advance(30)
         await send(chan, "nurse1", id="2", action="ack_alarm", alarm_id=alarm.alarm_id)
         clock.advance(30)
@@ -148,7 +145,7 @@ async def test_an_hl7_replay_over_the_command_channel_is_audited_with_its_user(
     row_id = await cases.db.write(quarantined)
     users = {**USERS, "it1": Role.IT}
     async with channel(cases, clock) as chan:
-        chan.users = users
+        chan.actions.users = users
         replay_at = clock.advance(60)
         reply = await send(chan, "it1", id="r", action="hl7_replay", message_id=row_id)
     async with cases.db.session() as s:

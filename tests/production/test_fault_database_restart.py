@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from suite.service import DATABASE_DOWN_KIND
+from procsuite.bootstrap import DATABASE_DOWN_KIND
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from suite.store.database import Database

@@ -139,7 +139,7 @@ async def test_the_demo_case_runs_through_the_stack_with_tls_and_acls(
     )
     assert all(b"MSA|AA" in a for a in acks), acks
     env = {**os.environ, "SSL_CERT_FILE": stack["STACK_CA_FILE"]}
-    procsuite = [sys.executable, "-m", "suite.cli"]
+    procsuite = [sys.executable, "-m", "procsuite.cli"]
     monitor = subprocess.Popen(  # noqa: ASYNC220  (runs beside the test, not awaited)
         [*procsuite, "simulate", "monitor", "--room", "IR4", "--device", "mon-ir4",
          "--mqtt-url", f"mqtts://mon-ir4:{stack['password:mon-ir4']}@127.0.0.1:{port}",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from suite.app.steps import STEPS
 from suite.domain import commands as c
 from suite.domain.codec import to_data
-from suite.steps import STEPS
 
 _NAMES = {cls: name for name, cls in STEPS.items()}
 

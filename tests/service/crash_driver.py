@@ -11,9 +11,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from procsuite.bootstrap import Service
 from suite.domain import commands as c
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.settings import load_settings
 from tests.scenarios import full_case, schedule
 

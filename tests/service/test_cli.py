@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from suite.domain.values import Procedure
 from tests.scenarios import full_case
 from tests.service.cli_words import words

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from procsuite.bootstrap import Service
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.service import Service
 from suite.settings import load_settings
 from suite.store import cases as case_store
 from tests.scenarios import full_case

@@ -8,13 +8,13 @@ from datetime import datetime
 
 import pytest
 
+from suite.app.case_service import CaseService
+from suite.app.leases import RoomLeases, RoomNotServed
 from suite.bus import Bus
-from suite.case_service import CaseService
 from suite.domain import commands as c
 from suite.domain.checklist import ChecklistItem
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.leases import RoomLeases, RoomNotServed
 from suite.settings import LeaseSettings
 from suite.store import leases as lease_store
 from suite.store.database import Database

@@ -59,7 +59,7 @@ def test_a_missing_config_file_is_named(tmp_path):
 
 def test_serve_refuses_to_start_on_a_bad_setting(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "suite.cli", "serve"],
+        [sys.executable, "-m", "procsuite.cli", "serve"],
         env={"PROCSUITE_DICOM_PORT": "-1", "PATH": "/usr/bin:/bin"},
         cwd=tmp_path,
         capture_output=True,
@@ -80,7 +80,7 @@ def test_the_domain_imports_nothing_of_io():
         "    name = 'suite.domain.' + '.'.join(sub.relative_to(pathlib.Path(d.__file__).parent).with_suffix('').parts)\n"
         "    __import__(name.removesuffix('.__init__'))\n"
         "bad = {'asyncio', 'logging', 'sqlalchemy', 'sqlmodel', 'aiomqtt', 'pynetdicom', 'pydicom',"
-        " 'hl7', 'hl7apy', 'textual', 'socket', 'adapters', 'suite.store', 'suite.service'}\n"
+        " 'hl7', 'hl7apy', 'textual', 'socket', 'adapters', 'suite.store', 'procsuite.bootstrap'}\n"
         "print(sorted(m for m in bad if m in sys.modules))\n"
     )
     out = subprocess.run(

@@ -21,6 +21,7 @@ import aiomqtt
 import pytest
 from sqlmodel import select
 
+from procsuite.bootstrap import Service
 from simulators.clock import SimClock
 from simulators.day_list import DayCase
 from simulators.dicom_objects import Equipment
@@ -35,7 +36,6 @@ from simulators.worklist import pick
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.service import Service
 from suite.settings import load_settings
 from suite.store.hl7 import Hl7OutboxRow
 from tests.peers import Mosquitto, free_port, wait_port

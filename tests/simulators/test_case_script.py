@@ -1,7 +1,7 @@
 """The case script: a whole case driven through the service's MQTT command channel.
 
 The plan is checked against the domain's own rules first (no I/O); then the script runs
-against a real service (suite.service.Service, its MQTT adapter on a real mosquitto) on a
+against a real service (procsuite.bootstrap.Service, its MQTT adapter on a real mosquitto) on a
 simulated clock shared with it, and the store says what happened: every step by the right
 user from MQTT, at the times the script stamped. The command-line client runs against a
 service on real time with its timeline in the past.
@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from adapters.mqtt.commands import field_word
+from adapters.mqtt.command_codec import field_word
+from procsuite.bootstrap import Service
+from procsuite.cli import main
 from simulators.case_plan import Pace, Role, plan_case, with_gap
 from simulators.case_script import (
     CaseScript,
@@ -31,15 +33,13 @@ from simulators.case_script import (
 )
 from simulators.clock import SimClock
 from simulators.mqtt_commands import CommandLink, Reply
-from suite.cli import main
+from suite.app.steps import parse_step
 from suite.domain import commands as c
 from suite.domain.case import Case, replay
 from suite.domain.envelope import Source
 from suite.domain.values import Patient, Phase, Procedure, Sex, phases_for
 from suite.domain.workflow import decide
-from suite.service import Service
 from suite.settings import load_settings
-from suite.steps import parse_step
 from suite.store import cases as case_store
 from tests.peers import Mosquitto
 from tests.scenarios import schedule
@@ -338,7 +338,7 @@ async def test_simulate_case_replays_an_earlier_case_fast_against_a_real_time_se
             source=Source.HL7,
         )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "import sys; from suite.cli import main; sys.exit(main())",
+            sys.executable, "-c", "import sys; from procsuite.cli import main; sys.exit(main())",
             "simulate", "--log-level", "WARNING", "case", "--accession", "ACC7",
             "--procedure", "kyphoplasty", "--levels", "T12,L1", "--mqtt-url", mosquitto.url,
             "--site", "cs", "--start", "-50m", "--speed", "600", "--pace", "0.2",

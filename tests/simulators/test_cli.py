@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 from tests.peers import Mosquitto, free_port, wait_port
 from tests.simulators.conftest import dcmtk, dcmtk_server
 from tests.simulators.dicom_peers import make_worklist, worklist_dump
@@ -60,7 +60,7 @@ def test_send_day_to_the_his_receiver_round_trip(
         [
             sys.executable,
             "-m",
-            "suite.cli",
+            "procsuite.cli",
             "simulate",
             "--log-level",
             "WARNING",

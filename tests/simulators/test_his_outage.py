@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from procsuite.bootstrap import Service
 from simulators.clock import SimClock
 from simulators.day_list import DayCase
 from simulators.his import HisSender
 from simulators.his_receiver import HisReceiver
 from suite.domain import commands as c
 from suite.domain.envelope import Source
-from suite.service import Service
 from suite.settings import load_settings
 from suite.store.alarms import AlarmRow
 from suite.store.hl7 import Hl7OutboxRow

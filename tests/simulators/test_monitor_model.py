@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from simulators.monitor_model import MonitorModel, iso_ms
+from simulators.monitor_model import MonitorModel
 from simulators.physiology import Baseline
 from simulators.scenarios import Kind, Scenario, ScenarioError, parse_all
+from suite.clock import iso as iso_ms
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

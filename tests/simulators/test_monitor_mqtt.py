@@ -108,7 +108,7 @@ async def test_vitals_arrive_at_the_rate_with_valid_payloads_and_status(
 @pytest.mark.asyncio
 async def test_killed_monitor_is_reported_offline_by_its_last_will(mosquitto: Mosquitto) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "suite.cli", "simulate", "--log-level", "WARNING", "monitor",
+    cmd = [sys.executable, "-m", "procsuite.cli", "simulate", "--log-level", "WARNING", "monitor",
            "--room", "IR1", "--device", "mon1", "--mqtt-url", mosquitto.url, "--speed", "5"]  # fmt: skip
     async with subscriber(mosquitto) as seen:
         proc = await asyncio.create_subprocess_exec(

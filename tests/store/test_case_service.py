@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
+from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
-from suite.case_service import CaseChanged, CaseService
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.errors import GuardError

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import suite.store.all_tables  # noqa: F401
-from suite.cli import main
+from procsuite.cli import main
 from suite.store.database import make_engine
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from adapters.mqtt.runner import MqttRunner
-from suite.service import Service
+from procsuite.bootstrap import Service
 from suite.settings import Settings, load_settings
 from tests.peers import Mosquitto, run_mosquitto
 from tests.tui.conftest import until

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.mqtt.codec import iso
 from adapters.mqtt.state import case_summary, timeline_entry
-from suite.alarm_records import alarm_view, event_payload
+from suite.app.alarm_records import alarm_view, event_payload
+from suite.clock import iso
 from suite.domain import commands as c
 from suite.domain.alarms.model import (
     Alarm,

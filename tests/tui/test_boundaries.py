@@ -21,8 +21,8 @@ def test_the_dashboard_loads_no_adapter_store_or_service_code() -> None:
     forbidden = (
         "adapters",
         "suite.store",
-        "suite.service",
-        "suite.case_service",
+        "procsuite.bootstrap",
+        "suite.app.case_service",
         "sqlmodel",
         "sqlalchemy",
         "pynetdicom",

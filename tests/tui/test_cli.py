@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.cli import main
+from procsuite.cli import main
 
 
 def test_tui_is_a_procsuite_command_with_its_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from suite.app.steps import STEPS, parse_step
 from suite.domain import commands as c
 from suite.domain.values import Procedure
-from suite.steps import STEPS, parse_step
 from tests.scenarios import full_case
 from tests.tui.suite_data import START, drive, dumps, room_state
 from tui import step_guide, wire

@@ -13,11 +13,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from procsuite.bootstrap import Service
 from suite.domain import events as e
 from suite.domain.commands import CheckIn
 from suite.domain.envelope import Source
 from suite.domain.values import Phase
-from suite.service import Service
 from suite.store import alarms as alarm_store
 from suite.store import cases as case_store
 from tests.scenarios import schedule

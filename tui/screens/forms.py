@@ -20,9 +20,9 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from suite.app.steps import STEPS, parse_step
 from suite.domain.alarms.parameters import Param
 from suite.domain.errors import DomainError
-from suite.steps import STEPS, parse_step
 from tui import step_guide
 
 

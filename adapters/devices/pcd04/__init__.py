@@ -1,0 +1,1 @@
+"""IHE PCD-04 outbound: every alarm state transition as an ORU^R40 to the alert manager."""

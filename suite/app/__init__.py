@@ -1,0 +1,1 @@
+"""The application layer: one service method per use case, called by every entry point."""

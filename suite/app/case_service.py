@@ -1,0 +1,257 @@
+"""The case service: runs commands on cases, stores their events, and tells the bus.
+
+It keeps every open case in memory (rebuilt from the event log at start), serialises commands
+per case, and appends with optimistic concurrency: when another process appended first, it
+reloads the case's new events and decides once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from suite.bus import Bus
+from suite.domain import commands as c
+from suite.domain.case import Case, replay
+from suite.domain.envelope import Recorded, Source
+from suite.domain.errors import DomainError
+from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
+from suite.domain.workflow import decide
+from suite.store import cases as case_store
+from suite.store.database import ConcurrencyError, Database
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Runs inside the transaction that appends a case's events, after them: given the session,
+# the new records and the case as they leave it. As a hook (`add_hook`) it runs for every
+# command (e.g. to queue an HL7 outbox row); passed as `also` to `execute`, for that one
+# command only (e.g. to store the HL7 message that caused it).
+TransactionPart = Callable[[AsyncSession, Sequence[Recorded], Case], Awaitable[None]]
+TransactionHook = TransactionPart
+# Runs first in that transaction and may refuse the write (a room lease: suite/leases.py).
+Fence = Callable[[AsyncSession, Case, Source], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChanged:
+    """Published on the bus after a case's new events are committed."""
+
+    case: Case
+    records: tuple[Recorded, ...]
+
+
+class UnknownCase(DomainError):
+    rule = "unknown-case"
+
+
+class CaseService:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        *,
+        clock: Clock,
+        policy: WorkflowPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.policy = policy
+        self._cases: dict[str, Case] = {}
+        self._by_accession: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._hooks: list[TransactionHook] = []
+        self.fence: Fence | None = None
+
+    def add_hook(self, hook: TransactionHook) -> None:
+        self._hooks.append(hook)
+
+    def clear_hooks(self) -> None:
+        """Forget every hook (the adapters that added them are being rebuilt)."""
+        self._hooks.clear()
+
+    async def load(self) -> int:
+        """Rebuild every case from the event log; returns how many."""
+        async with self.db.session() as session:
+            grouped = await case_store.load_all(session)
+        for case_id, records in grouped.items():
+            case = replay(case_id, (r.event for r in records))
+            if case is not None:
+                self._remember(case)
+        log.info("cases: rebuilt %d cases from the event log", len(self._cases))
+        return len(self._cases)
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case | None:
+        return self._cases.get(case_id)
+
+    def all(self) -> list[Case]:
+        return sorted(self._cases.values(), key=lambda k: (k.scheduled_at, k.case_id))
+
+    def open_cases(self) -> list[Case]:
+        return [k for k in self.all() if not k.phase.is_final]
+
+    def by_accession(self, accession: str) -> Case | None:
+        """The case of an order's accession number (the latest, if one was re-ordered)."""
+        case_id = self._by_accession.get(accession)
+        return self._cases.get(case_id) if case_id is not None else None
+
+    def by_mrn(self, mrn: str) -> list[Case]:
+        """Every case of a patient, oldest first."""
+        return [k for k in self.all() if k.patient.mrn == mrn]
+
+    def _remember(self, case: Case) -> None:
+        old = self._cases.get(case.case_id)
+        if old is not None and old.order.accession != case.order.accession:
+            self._by_accession.pop(old.order.accession, None)
+        self._cases[case.case_id] = case
+        self._by_accession[case.order.accession] = case.case_id
+
+    def active_in_room(self, room: str) -> Case | None:
+        """The room's case that has started (checked in) and not ended; else None."""
+        from suite.domain.values import Phase
+
+        started = [
+            k
+            for k in self._cases.values()
+            if k.room == room and not k.phase.is_final and k.phase is not Phase.SCHEDULED
+        ]
+        return max(started, key=lambda k: k.last_at, default=None)
+
+    # ---- commands -----------------------------------------------------------------------
+
+    def new_case_id(self) -> str:
+        return uuid.uuid4().hex[:12]
+
+    async def execute(
+        self,
+        case_id: str,
+        command: c.Command | Callable[[Case], c.Command | None],
+        *,
+        actor: str,
+        source: Source,
+        also: Sequence[TransactionPart] = (),
+    ) -> list[Recorded]:
+        """Apply `command` to the case; returns the recorded events once they are durable.
+
+        `command` may be a function of the case's current state (a patient update merged
+        into what the case holds): it is called under the case's lock, again after a
+        concurrent writer's change, and may return None for nothing to do.
+
+        Each of `also` runs in the same transaction, after the events are appended: what it
+        writes commits with them or not at all. It runs only when the command records
+        events (an empty result means nothing was written), and again if the append is
+        retried after another writer's.
+
+        Raises a `DomainError` naming the rule when the command is refused; nothing is stored.
+        Errors raised by a part of `also` come out unchanged; nothing is stored.
+        """
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            for attempt in (1, 2):
+                case = self._cases.get(case_id)
+                if case is None and not isinstance(command, c.ScheduleCase):
+                    await self._refresh(case_id)
+                    case = self._cases.get(case_id)
+                    if case is None:
+                        raise UnknownCase(f"no case {case_id}")
+                if isinstance(command, c.Command):
+                    decided: c.Command | None = command
+                else:
+                    assert case is not None
+                    decided = command(case)
+                if decided is None:
+                    return []
+                try:
+                    return await self._apply(
+                        case_id, case, decided, actor=actor, source=source, also=also
+                    )
+                except ConcurrencyError:
+                    if attempt == 2:
+                        raise
+                    log.info("cases: case %s changed elsewhere, reloading", case_id)
+                    await self._refresh(case_id)
+        raise AssertionError("unreachable")
+
+    async def _apply(
+        self,
+        case_id: str,
+        case: Case | None,
+        command: c.Command,
+        *,
+        actor: str,
+        source: Source,
+        also: Sequence[TransactionPart],
+    ) -> list[Recorded]:
+        now = self.clock()
+        events = decide(case, command, now=now, policy=self.policy)
+        if not events:
+            return []
+        state = case
+        records = []
+        for event in events:
+            state = replay(case_id, [event]) if state is None else state.apply(event)
+            assert state is not None
+            records.append(Recorded(case_id, state.version, event, actor, source))
+        assert state is not None
+        expected = case.version if case is not None else 0
+        final = state
+        parts = [*also, *self._hooks]
+        fence = self.fence
+
+        async def job(session: AsyncSession) -> None:
+            if fence is not None:
+                await fence(session, final, source)
+            await case_store.append(
+                session, records=records, expected_version=expected, state=final, recorded_at=now
+            )
+            for part in parts:
+                await part(session, records, final)
+
+        def committed() -> None:
+            self._remember(final)
+            self.bus.publish(CaseChanged(final, tuple(records)))
+
+        await self.db.write(job, after_commit=committed)
+        return records
+
+    async def follow(self, rooms: Sequence[str]) -> list[Case]:
+        """Pick up what other processes (another instance, `procsuite case log`) wrote to the
+        open cases of `rooms` since they were read; returns the cases that changed, each also
+        published on the bus as a `CaseChanged`."""
+        if not rooms:
+            return []
+        async with self.db.session() as session:
+            known_open = [k.case_id for k in self.open_cases() if k.room in rooms]
+            versions = await case_store.open_versions(session, rooms, also=known_open)
+        changed = []
+        for case_id, version in versions.items():
+            known = self._cases.get(case_id)
+            if known is not None and known.version >= version:
+                continue
+            lock = self._locks.setdefault(case_id, asyncio.Lock())
+            async with lock:  # after a command of ours on the case that is in flight
+                known = self._cases.get(case_id)
+                if known is not None and known.version >= version:
+                    continue  # it was ours
+                await self._refresh(case_id)
+                case = self._cases.get(case_id)
+            if case is not None and (known is None or case.version > known.version):
+                changed.append(case)
+                self.bus.publish(CaseChanged(case, ()))
+        return changed
+
+    async def _refresh(self, case_id: str) -> None:
+        async with self.db.session() as session:
+            records = await case_store.load(session, case_id)
+        case = replay(case_id, (r.event for r in records))
+        if case is not None:
+            self._remember(case)

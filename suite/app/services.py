@@ -1,0 +1,51 @@
+"""The application services of one running instance, built once per set of rooms and shared
+by every adapter through the `ServiceContext`: the alarm service, the vitals recorder, the
+sample path every device source feeds, and the people's actions.
+"""
+
+from __future__ import annotations
+
+from suite.app.actions import Actions
+from suite.app.alarm_service import AlarmService
+from suite.app.context import Component, ServiceContext
+from suite.app.roles import Permissions
+from suite.app.sample_intake import SampleIntake
+from suite.app.vitals_service import VitalsRecorder
+
+
+def build_application(ctx: ServiceContext) -> list[Component]:
+    """Fill `ctx` with the application services; returns those that run (alarms, store)."""
+    s = ctx.settings
+    m = s.mqtt
+    me = s.lease.instance_id
+    owner_of = ctx.owner_of or (lambda room: None)
+    alarms = AlarmService(
+        db=ctx.db,
+        bus=ctx.bus,
+        cases=ctx.cases,
+        clock=ctx.clock,
+        config=s.alarms.engine_config(),
+        rooms=ctx.served,
+        tick_s=s.alarms.tick_s,
+    )
+    recorder = VitalsRecorder(ctx.db, queue_size=m.vitals_queue, batch=m.vitals_batch)
+    ctx.alarms = alarms
+    ctx.recorder = recorder
+    ctx.samples = SampleIntake(
+        rooms=ctx.served,
+        elsewhere=lambda room: owner_of(room) not in (None, me),
+        alarms=alarms,
+        recorder=recorder,
+        clock=ctx.clock,
+        fault_clear_s=m.fault_clear_s,
+        max_device_rate=m.max_device_rate,
+    )
+    ctx.actions = Actions(
+        cases=ctx.cases,
+        users=s.users,
+        permissions=Permissions.with_overrides(m.permissions),
+        clock=ctx.clock,
+        stability=alarms,
+        alarms=alarms,
+    )
+    return [alarms, recorder]
