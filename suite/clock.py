@@ -6,10 +6,10 @@ component is given a `Clock` (the demo hands in a simulated one).
 
 from __future__ import annotations
 
-from suite.domain.bounds import wire_time
-
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from suite.domain.bounds import wire_time
 
 Clock = Callable[[], datetime]
 

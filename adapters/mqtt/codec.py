@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
+from suite.domain.bounds import OutOfRange, is_finite_number, sequence, utc_time
 from suite.domain.samples import (
     BAD_VALUE,
     IMPLAUSIBLE,
@@ -35,7 +36,6 @@ from suite.domain.samples import (
     DecodedVitals,
     Problem,
 )
-from suite.domain.bounds import OutOfRange, is_finite_number, sequence, utc_time
 from suite.errors import WireError
 
 # The kinds of bad input are shared by every device source (suite/domain/samples.py); they

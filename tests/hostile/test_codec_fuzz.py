@@ -17,10 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.dicom.instance import BrokenObject, read_instance
+from adapters.devices.hl7v2 import MessageError
+from adapters.devices.pcd01.codec import decode as pcd01_decode
 from adapters.dicom.wildcard import wildcard_match
 from adapters.hl7.errors import Hl7Error
 from adapters.hl7.parse import read_body, read_header
 from adapters.mqtt import codec
+from suite.clock import iso
 from suite.domain import bounds
 from suite.domain.codec import command_from_data
 from suite.domain.commands import COMMAND_TYPES
@@ -100,7 +103,7 @@ def test_mqtt_vitals_codec_raises_only_payload_errors_and_accepts_only_bounded_v
     assert sample.at + timedelta(days=3650) > sample.at  # arithmetic cannot overflow
     assert sample.seq is None or 0 <= sample.seq <= bounds.MAX_SEQ
     assert all(v is None or math.isfinite(v) for v in sample.values.values())
-    assert codec.iso(sample.at)
+    assert iso(sample.at)
     json.dumps({k.value: v for k, v in sample.values.items()}, allow_nan=False)
 
 
@@ -260,3 +263,54 @@ def test_a_time_that_overflows_in_utc_is_out_of_range_not_an_overflow() -> None:
     with pytest.raises(bounds.OutOfRange, match="out of range"):
         bounds.utc_time(extreme, where="ORC-7.4")
     assert bounds.wire_time(extreme).startswith("9999-12-31")  # renders, never raises
+
+
+# ---- PCD-01 (ORU^R01 from monitor gateways) ------------------------------------------------
+
+PCD01 = (
+    "MSH|^~\\&|GW|ACME|||20250301101500+0100||ORU^R01^ORU_R01|M1|P|2.6\r"
+    "PV1||I|IR^IR1^1\r"
+    "OBR|1|||182777000^monitoring of patient^SCT|||20250301101500+0100\r"
+    "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||MON9^X^00AA^EUI-64\r"
+    "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.150456|97|262688^MDC_DIM_PERCENT^MDC|90-100"
+    "||||R|||20250301101500+0100\r"
+)
+PCD01_PIECES = st.one_of(
+    HL7_PIECES,
+    st.sampled_from(
+        [
+            "99991231235959-2359",
+            "00010101000000+2359",
+            "20250301+9959",
+            "1e400",
+            "-1e400",
+            "nan",
+            "inf",
+            "9" * 400,
+            "90-",
+            "-",
+            "0-0",
+            "1.1.1.1.1.1",
+            "",
+            "NM",
+            "ST",
+        ]
+    ),  # fmt: skip
+)
+
+
+@EXAMPLES
+@given(cuts=st.lists(st.tuples(st.integers(0, 600), PCD01_PIECES), max_size=6))
+def test_pcd01_codec_raises_only_message_errors(cuts: list[tuple[int, str]]) -> None:
+    raw = _hl7_message(PCD01, cuts)
+    try:
+        report = pcd01_decode(raw)
+    except MessageError:
+        return
+    for device in report.devices:
+        for value in device.values().values():
+            assert value is None or math.isfinite(value)
+        for reading in device.readings:
+            at = getattr(reading, "at", None)
+            if isinstance(at, datetime):
+                assert bounds.EARLIEST_TIME <= at < bounds.LATEST_TIME

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from suite import logs
 from procsuite.cli import main
+from suite import logs
 from tests.hl7 import samples
 from tests.hl7.conftest import msa, run_stack, send
 from tests.peers import free_port

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.mqtt.redacted import redacted_snapshot
+from suite.app.site_alarm import SiteAlarm
 from suite.bus import Bus
 from suite.domain.alarms.model import AlarmCleared, AlarmEvent, AlarmRaised
-from suite.app.site_alarm import SiteAlarm
 from suite.watchdog import LOOP_STALLED_KIND, LoopWatchdog
 
 
