@@ -151,8 +151,8 @@ def parse_ts(text: str, *, where: str, default_zone: timezone = UTC) -> datetime
         raise MessageError(where, f"{text!r} is not a valid date and time") from None
     try:  # 9999-12-31 at -23:59 would overflow here and in every later conversion
         return utc_time(value, where=where) + timedelta(seconds=frac)
-    except OutOfRange as exc:
-        raise MessageError(where, exc.message) from None
+    except OutOfRange:
+        raise MessageError(where, f"{text!r} is not a time between 1900 and 2200") from None
 
 
 def format_ts(value: datetime) -> str:
