@@ -66,6 +66,7 @@ class InboundStats:
     ignored: int = 0
     not_stored: int = 0
     slow: int = 0  # messages not read within the parse budget
+    off_loop: int = 0  # parse steps run in the worker threads (large messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class InboundProcessor:
         `Rejected` (AR) when the budget is spent (the thread finishes in the background)."""
         if size <= self.parse_thread_bytes:
             return read(*args, **kw)
+        self.stats.off_loop += 1
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._parsers, functools.partial(read, *args, **kw))
         try:

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.dicom.instance import BrokenObject, read_instance
 from adapters.devices.hl7v2 import MessageError
 from adapters.devices.pcd01.codec import decode as pcd01_decode
+from adapters.dicom.instance import BrokenObject, read_instance
 from adapters.dicom.wildcard import wildcard_match
 from adapters.hl7.errors import Hl7Error
 from adapters.hl7.parse import read_body, read_header
