@@ -43,7 +43,7 @@ async def test_extreme_seq_and_ts_in_vitals_are_refused_and_the_room_still_alarm
                   '"values": {"hr": ' + "9" * 400 + "}}")  # fmt: skip
         await alive(stack)
         ingest = stack.run.runner.ingest
-        faults = ingest.faults[("IR1", "mon-evil")]
+        faults = ingest.samples.faults[("IR1", "mon-evil")]
         assert faults["out_of_range"] == 3 and faults["bad_value"] == 1
         assert any(c.name == "loop-watchdog" for c in stack.run.ctx.components)
         kinds = {a.kind for a in stack.run.alarms.active("IR1")}
