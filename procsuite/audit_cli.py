@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from suite.cli_settings import settings_of as _settings
+from suite.domain.bounds import OutOfRange, bounded_time
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.audit_trail import AuditEntry, audit_trail, entry_line
@@ -26,7 +27,11 @@ def _since(value: str | None) -> datetime | None:
         raise click.BadParameter(
             f"{value!r} is not an ISO date or time", param_hint="--since"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.astimezone(UTC)
+    parsed = parsed if parsed.tzinfo is not None else parsed.astimezone(UTC)
+    try:
+        return bounded_time(parsed, where="--since")
+    except OutOfRange as exc:
+        raise click.BadParameter(exc.message, param_hint="--since") from None
 
 
 async def _read(settings: Settings, **query: Any) -> list[AuditEntry]:

@@ -52,6 +52,9 @@ def build_components(ctx: ServiceContext) -> list[Component]:
     from adapters.devices.sdc.wiring import sdc_components
 
     components += sdc_components(ctx)
+    from suite.watchdog import loop_watchdog
+
+    components += loop_watchdog(ctx)
     return components
 
 

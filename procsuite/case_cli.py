@@ -25,6 +25,7 @@ from suite.app.steps import STEPS, step_fields
 from suite.app.timeline import render
 from suite.cli_settings import settings_of as _settings
 from suite.clock import utc_now
+from suite.domain.bounds import OutOfRange, bounded_time
 from suite.domain.envelope import Source
 from suite.errors import DomainError, StoreError
 from suite.settings import Role, Settings
@@ -198,7 +199,10 @@ def _parse_time(text: str, option: str = "--at") -> datetime:
         raise Fail(f"{option} {text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise Fail(f"{option} {text!r} needs a time zone (e.g. +01:00 or Z)")
-    return value
+    try:
+        return bounded_time(value, where=option)
+    except OutOfRange as exc:
+        raise Fail(exc.message) from None
 
 
 _STEP_HELP = "\n".join(f"  {name:<15} {' '.join(step_fields(name)) or '-'}" for name in STEPS)

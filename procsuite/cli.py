@@ -22,6 +22,7 @@ from procsuite.case_cli import case
 from procsuite.demo_cli import demo_command
 from simulators.cli import simulate
 from suite import logs
+from suite.cli_settings import preflighted
 from suite.cli_settings import settings_of as _settings
 from suite.report.cli import report_command
 from suite.settings import Settings
@@ -74,7 +75,7 @@ def _run_service(
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the service until SIGINT or SIGTERM."""
-    _run_service(_settings(ctx))
+    _run_service(preflighted(_settings(ctx)))
 
 
 @cli.group()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from suite.domain.bounds import wire_time
+
 Clock = Callable[[], datetime]
 
 
@@ -21,5 +23,4 @@ def iso(value: datetime | None) -> str | None:
     """`2026-11-24T09:30:00.123Z` for an aware time (UTC, milliseconds), None for None."""
     if value is None:
         return None
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    return wire_time(value)  # never raises (suite/domain/bounds.py)

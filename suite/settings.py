@@ -7,6 +7,7 @@ Environment variables win over the file. Nested sections use a double underscore
 
 from __future__ import annotations
 
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,9 @@ class DicomSettings(BaseModel):
     Empty allows every caller."""
     max_associations: int = Field(default=10, ge=1)
     """Associations served at once; more are rejected (A-ASSOCIATE-RJ, local limit exceeded)."""
+    max_associations_per_caller: int = Field(default=4, ge=1)
+    """Associations one calling AE title may hold at once; more are rejected (transient, local
+    limit exceeded), so one caller cannot take every slot from the modalities."""
     max_object_mb: float = Field(default=1024.0, gt=0)
     """Largest object C-STORE keeps (MiB); a larger one is refused with status 0xA700."""
     timeout_s: float = Field(default=30.0, gt=0)
@@ -219,9 +223,26 @@ class Hl7Settings(BaseModel):
     max_frame_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest inbound MLLP frame; a bigger one is discarded and answered AR."""
     frame_timeout_s: float = Field(default=30.0, gt=0)
-    """Seconds a sender may pause inside a frame before the connection is closed."""
+    """Seconds a sender may take for one frame, from its first byte to its last; a slower
+    one (a pause, or one byte every few seconds) closes the connection."""
     max_connections: int = Field(default=64, ge=1)
     """Simultaneous inbound connections; more are closed at once (counted, logged)."""
+    max_connections_per_peer: int = Field(default=32, ge=1)
+    """Simultaneous inbound connections from one IP address; more are closed at once, so one
+    sender cannot take every slot (keep it below `max_connections`)."""
+    allowed_peers: list[str] = Field(default_factory=list)
+    """IP addresses or networks (CIDR) allowed to connect; others are closed at once
+    (counted, logged). Empty: any address (the development default)."""
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    """Seconds a connection may stay open without completing a message; then it is closed.
+    (`frame_timeout_s` bounds a whole frame, however slowly its bytes trickle in.)"""
+    parse_thread_bytes: int = Field(default=65_536, ge=0)
+    """Messages larger than this are parsed in a worker thread, off the event loop."""
+    parse_budget_s: float = Field(default=5.0, gt=0)
+    """Seconds a message may take to parse; a slower one is answered AR (the thread is left
+    to finish; at most `max_connections` can run at once)."""
+    order_window_days: float = Field(default=366.0, gt=0)
+    """Orders scheduled further than this from the service clock are refused (AE)."""
     processing_ids: list[str] = Field(default_factory=lambda: ["P"])
     """MSH-11 processing IDs accepted (P production, T training, D debugging); others get AR."""
     default_charset: str = "UNICODE UTF-8"
@@ -265,6 +286,14 @@ class Hl7Settings(BaseModel):
     """Seconds of failed delivery before the one `hl7_outbound_down` technical alarm."""
     poll_s: float = Field(default=2.0, gt=0)
     """How often the sender looks for messages queued by other processes (CLI replay)."""
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _peers(cls, value: list[str]) -> list[str]:
+        from suite.peers import parse_networks
+
+        parse_networks(value)
+        return value
 
     @field_validator("procedure_codes")
     @classmethod
@@ -364,6 +393,19 @@ class LeaseSettings(BaseModel):
         return value
 
 
+class WatchdogSettings(BaseModel):
+    """The event-loop watchdog (suite/watchdog.py)."""
+
+    enabled: bool = True
+    """Measure the event loop's lag and alarm when it stalls."""
+    interval_s: float = Field(default=0.5, gt=0)
+    """How often the lag is measured."""
+    threshold_s: float = Field(default=1.0, gt=0)
+    """A lag above this raises the `loop_stalled` site technical alarm."""
+    clear_after_s: float = Field(default=60.0, gt=0)
+    """The alarm clears after this long without a stall."""
+
+
 class TuiSettings(BaseModel):
     """The terminal dashboard (`procsuite tui`); it reads `mqtt_url` and `site` above."""
 
@@ -415,6 +457,7 @@ class Settings(BaseSettings):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     devices: DevicesSettings = Field(default_factory=DevicesSettings)
 
     @field_validator("dicom_port", "hl7_port")
@@ -476,6 +519,12 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         )
     try:
         return cls(**overrides)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # One line naming the file; not the 50-line traceback of the TOML parser.
+        what = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"is not TOML: {exc}"
+        raise SettingsError(f"config file {config} {what}") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {config} cannot be read: {exc.strerror}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "__".join(str(p) for p in first["loc"] if p != "__root__")

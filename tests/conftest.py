@@ -21,6 +21,8 @@ from tests.peers import Mosquitto, Postgres, create_database, run_mosquitto, run
 # uses a database gets a fresh one on that server instead of SQLite. Taken out of the
 # environment here, and set again per test (`_external_database`) to that test's database,
 # so that Settings() and the service subprocesses of a test use it.
+pytest_plugins = ["tests.log_scan"]
+
 EXTERNAL_DB = os.environ.pop("PROCSUITE_DB_URL", None)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from suite.domain.bounds import OutOfRange, utc_time
+
 __all__ = ["Hl7Text", "MessageError", "Segment", "escape", "format_ts", "parse", "parse_ts"]
 
 
@@ -127,6 +129,8 @@ def parse_ts(text: str, *, where: str, default_zone: timezone = UTC) -> datetime
             if len(tz) != 4 or not tz.isdigit():
                 raise MessageError(where, f"{text!r} has an unreadable time zone")
             minutes = int(tz[:2]) * 60 + int(tz[2:])
+            if int(tz[:2]) > 23 or int(tz[2:]) > 59:
+                raise MessageError(where, f"{text!r} has a time zone offset beyond 23:59")
             zone = timezone(timedelta(minutes=minutes if sign == "+" else -minutes))
             text = text[:idx]
             break
@@ -145,7 +149,10 @@ def parse_ts(text: str, *, where: str, default_zone: timezone = UTC) -> datetime
         value = datetime(year, month, day, hour, minute, second, tzinfo=zone)
     except ValueError:
         raise MessageError(where, f"{text!r} is not a valid date and time") from None
-    return (value + timedelta(seconds=frac)).astimezone(UTC)
+    try:  # 9999-12-31 at -23:59 would overflow here and in every later conversion
+        return utc_time(value, where=where) + timedelta(seconds=frac)
+    except OutOfRange:
+        raise MessageError(where, f"{text!r} is not a time between 1900 and 2200") from None
 
 
 def format_ts(value: datetime) -> str:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # A-ASSOCIATE-RJ (PS3.8 9.3.4): rejected permanent, by the service user, and why
+MAX_RECEIVE_PDU_BYTES = 262_144
 REJECT_PERMANENT = 0x01
 SOURCE_SERVICE_USER = 0x01
 CALLING_AE_NOT_RECOGNISED = 0x03
@@ -121,7 +122,10 @@ def build_ae(
     ae = AE(ae_title=ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
     ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
-    ae.maximum_pdu_size = 0  # no limit on what we receive: fewer, larger PDUs
+    # Bounded PDUs: with "no limit" a sender put a 100 MB object in one PDU, which is read
+    # whole into memory and copied (peaks of 4-5x the object). With 256 KiB PDUs and the
+    # chunked C-STORE receive (server.py) an object costs disk, not memory.
+    ae.maximum_pdu_size = MAX_RECEIVE_PDU_BYTES
     ae.maximum_associations = max_associations
     ae.require_called_aet = True
     ae.acse_timeout = timeout_s

@@ -140,6 +140,7 @@ class DicomAdapter:
             root=self.root,
             max_object_bytes=int(self.settings.max_object_mb * 1024 * 1024),
             max_associations=self.settings.max_associations,
+            max_per_caller=self.settings.max_associations_per_caller,
             timeout_s=self.settings.timeout_s,
             counters=self.stats,
             disk_alarm=FromThread(self.disk_alarm, asyncio.get_running_loop()),

@@ -101,6 +101,37 @@ def _check_whole(ds: Dataset, size: int) -> None:
             )
 
 
+_NATIVE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
+_NATIVE_PIXELS = 0x7FE00010
+
+
+def _check_pixels(ds: Dataset, transfer_syntax: str) -> None:
+    """Native (uncompressed) pixel data must be as long as its image attributes say: a
+    512 x 512 image with 1,000 bytes of pixels is not an image (PS3.5 8.1.1)."""
+    if transfer_syntax not in _NATIVE or _NATIVE_PIXELS not in ds:
+        return
+    elem = ds.get_item(_NATIVE_PIXELS, keep_deferred=True)
+    length = getattr(elem, "length", None)
+    if not isinstance(length, int) or length == _UNDEFINED:
+        return
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        bits = int(ds.BitsAllocated)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        raise BrokenObject(
+            CANNOT_UNDERSTAND, "pixel data without readable Rows, Columns or Bits Allocated"
+        ) from None
+    expected = (rows * columns * samples * frames * bits + 7) // 8
+    if length < expected:
+        raise BrokenObject(
+            CANNOT_UNDERSTAND,
+            f"pixel data of {length} bytes is shorter than {rows} x {columns} x {samples}"
+            f" x {frames} frame(s) x {bits} bits = {expected} bytes",
+        )
+
+
 def _uid(ds: Dataset, tag: int, name: str) -> str:
     value = uid(ds, tag)
     if not value:
@@ -134,6 +165,7 @@ def read_instance(
         if len(ds) == 0:  # pydicom gives up on a data set cut inside encapsulated pixel data
             raise BrokenObject(CANNOT_UNDERSTAND, "no readable data set (truncated?)")
         _check_whole(ds, size)
+        _check_pixels(ds, transfer_syntax)
     except BrokenObject:
         raise
     except Exception as exc:  # untrusted bytes: any parse failure means "cannot understand"

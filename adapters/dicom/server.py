@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -45,6 +46,7 @@ from adapters.dicom.mpps import (
 from adapters.dicom.mpps_records import MppsRecorder
 from adapters.dicom.worklist import answer, matches, with_character_set
 from suite.app.site_alarm import FromThread
+from suite.peers import PeerGate
 from suite.store.database import StoreError
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,13 @@ log = logging.getLogger(__name__)
 FIND_PENDING = 0xFF00
 FIND_CANCELLED = 0xFE00
 FIND_OUT_OF_RESOURCES = 0xA700
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): rejected-transient, by the service provider (presentation
+# related function), local limit exceeded.
+REJECT_TRANSIENT = 0x02
+SOURCE_PROVIDER_PRESENTATION = 0x03
+LOCAL_LIMIT_EXCEEDED = 0x02
+P_DATA_TF = b"\x04"
+OVERSIZE_SLACK_BYTES = 1_048_576
 FIND_UNABLE_TO_PROCESS = 0xC000
 
 
@@ -65,6 +74,20 @@ def status(code: int, comment: str = "", *, error_id: int | None = None) -> Data
     if error_id is not None:
         ds.ErrorID = error_id
     return ds
+
+
+def _drop_partial_object(event: Event) -> None:
+    """Close and delete the spool file of an object the association ended in the middle of
+    (aborted as oversize, or the peer went away): pynetdicom leaves it open in the temp dir."""
+    message = getattr(getattr(event.assoc, "dimse", None), "message", None)
+    spool = getattr(message, "_data_set_file", None)
+    if spool is None:
+        return
+    try:
+        spool.close()
+        Path(spool.name).unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("dicom: partial object %s not removed: %s", spool.name, exc)
 
 
 def _calling(event: Event) -> str:
@@ -89,6 +112,7 @@ class DicomScp:
         counters: Counters,
         disk_alarm: FromThread | None = None,
         association_log: AssociationLog | None = None,
+        max_per_caller: int | None = None,
     ) -> None:
         self.association_log = association_log
         self.disk_alarm = disk_alarm or FromThread(None, None)
@@ -102,6 +126,14 @@ class DicomScp:
         self.max_associations = max_associations
         self.timeout_s = timeout_s
         self.counters = counters
+        # Associations open per calling AE title: one caller (ten C-ECHO keep-alives) must not
+        # take every slot from the modalities. Association threads share it: under a lock.
+        self.callers = PeerGate(per_peer=max_per_caller or max_associations, allowed=lambda _: True)
+        self._callers_lock = threading.Lock()
+        self._admitted: dict[int, str] = {}  # id(association) -> calling AE title
+        # P-DATA bytes received per association since its last complete request: an object
+        # larger than the limit is aborted while it arrives, not after it was spooled whole.
+        self._receiving: dict[int, int] = {}
 
     def start(
         self, host: str, port: int, *, tls: ssl.SSLContext | None = None
@@ -118,6 +150,8 @@ class DicomScp:
         )
         handlers: list[Any] = [
             (evt.EVT_REQUESTED, self.on_requested),
+            (evt.EVT_CONN_CLOSE, self.on_closed),
+            (evt.EVT_DATA_RECV, self.on_data),
             (evt.EVT_C_ECHO, self.on_echo),
             (evt.EVT_C_STORE, self.on_store),
             (evt.EVT_C_FIND, self.on_find),
@@ -139,6 +173,22 @@ class DicomScp:
         address = str(event.assoc.requestor.address)
         reason = self.policy.refusal(calling, address)
         if reason is None:
+            with self._callers_lock:
+                if self.callers.admit(calling) is None:
+                    self._admitted[id(event.assoc)] = calling
+                    return
+            count = self.counters.add("associations_over_caller_cap")
+            log.warning(
+                "dicom: association from %r rejected: it already has %d open (so far: %d)",
+                calling,
+                self.callers.per_peer,
+                count,
+            )
+            # Transient, "local limit exceeded": the caller may try again later.
+            event.assoc.acse.send_reject(
+                REJECT_TRANSIENT, SOURCE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED
+            )
+            event.assoc.kill()
             return
         count = self.counters.add("associations_rejected")
         log.warning("dicom: association rejected: %s (rejections so far: %d)", reason, count)
@@ -148,13 +198,49 @@ class DicomScp:
         # Wait (bounded by the ARTIM timer) until the peer has the rejection and hangs up.
         event.assoc.kill()
 
+    def on_data(self, event: Event) -> None:
+        """Every PDU received (the association's own thread): abort an object that has
+        grown past `max_object_bytes` (+ one PDU of slack for the command set)."""
+        data = event.data
+        if data[:1] != P_DATA_TF:
+            return
+        key = id(event.assoc)
+        total = self._receiving.get(key, 0) + len(data)
+        self._receiving[key] = total
+        if total > self.max_object_bytes + OVERSIZE_SLACK_BYTES >= total - len(data):
+            count = self.counters.add("objects_aborted_oversize")
+            log.warning(
+                "dicom: association from %r aborted: an object passed %d bytes while arriving"
+                " (limit %d; aborted so far: %d)",
+                _calling(event),
+                total,
+                self.max_object_bytes,
+                count,
+            )
+            # Only queue the A-ABORT: this runs in the DUL thread, which must not wait for
+            # itself (Association.abort() would).
+            event.assoc.acse.send_abort(0x02)
+
+    def _request_done(self, event: Event) -> None:
+        self._receiving.pop(id(event.assoc), None)
+
+    def on_closed(self, event: Event) -> None:
+        self._receiving.pop(id(event.assoc), None)
+        _drop_partial_object(event)
+        with self._callers_lock:
+            calling = self._admitted.pop(id(event.assoc), None)
+            if calling is not None:
+                self.callers.release(calling)
+
     def on_echo(self, event: Event) -> int:
+        self._request_done(event)
         self.counters.add("echoes")
         return SUCCESS
 
     # ---- storage --------------------------------------------------------------------------
 
     def on_store(self, event: Event) -> Dataset | int:
+        self._request_done(event)
         calling = _calling(event)
         request = cast(C_STORE, event.request)
         sent_as = str(request.AffectedSOPInstanceUID or "")
@@ -231,6 +317,7 @@ class DicomScp:
     # ---- worklist --------------------------------------------------------------------------
 
     def on_find(self, event: Event) -> Iterator[tuple[int, Dataset | None]]:
+        self._request_done(event)
         calling = _calling(event)
         self.counters.add("worklist_queries")
         try:
@@ -266,6 +353,7 @@ class DicomScp:
     # ---- MPPS ------------------------------------------------------------------------------
 
     def on_n_create(self, event: Event) -> tuple[Dataset | int, Dataset | None]:
+        self._request_done(event)
         calling = _calling(event)
         uid = str(cast(N_CREATE, event.request).AffectedSOPInstanceUID or "")
         if not uid:
@@ -283,6 +371,7 @@ class DicomScp:
         return SUCCESS, attributes
 
     def on_n_set(self, event: Event) -> tuple[Dataset | int, Dataset | None]:
+        self._request_done(event)
         calling = _calling(event)
         uid = str(cast(N_SET, event.request).RequestedSOPInstanceUID or "")
         try:

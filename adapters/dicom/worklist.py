@@ -9,7 +9,6 @@ Person names match case-insensitively. The answer carries only the keys that wer
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -21,6 +20,7 @@ from pydicom.sequence import Sequence
 
 from adapters.dicom.elements import encodings, text
 from adapters.dicom.uids import study_uid_for_case
+from adapters.dicom.wildcard import wildcard_match
 from suite.domain.case import Case
 from suite.domain.values import Phase, Sex
 
@@ -133,11 +133,8 @@ def _keys(query: Dataset) -> list[int]:
 
 
 def _wildcard(pattern: str, value: str, *, fold: bool) -> bool:
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return (
-        re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
-        is not None
-    )
+    # Linear, never a regex: a backtracking regex of `*`s froze the whole service.
+    return wildcard_match(pattern, value, fold=fold)
 
 
 def _name(value: str) -> str:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from adapters.hl7.journal import Journal
 from adapters.hl7.listener import Hl7Listener
 from adapters.hl7.orders import OrderRules
 from adapters.hl7.outbox import Outbox
+from suite.peers import PeerLimits, parse_networks
 from suite.tls import server_tls
 
 if TYPE_CHECKING:
@@ -59,11 +60,14 @@ def hl7_components(ctx: ServiceContext) -> list[Any]:
                 codes=dict(h.procedure_codes),
                 rooms=tuple(settings.rooms),
                 default_room=h.default_room or (settings.rooms[0] if settings.rooms else "IR"),
+                window=timedelta(days=h.order_window_days),
             ),
             zone=ZoneInfo(h.time_zone) if h.time_zone else local_zone(),
             default_charset=h.default_charset,
             processing_ids=h.processing_ids,
             clock=ctx.clock,
+            parse_thread_bytes=h.parse_thread_bytes,
+            parse_budget_s=h.parse_budget_s,
         )
         ctx.cases.add_hook(processor.index.hook)
         tls = None
@@ -78,6 +82,11 @@ def hl7_components(ctx: ServiceContext) -> list[Any]:
                 max_frame_bytes=h.max_frame_bytes,
                 frame_timeout_s=h.frame_timeout_s,
                 max_connections=h.max_connections,
+                limits=PeerLimits(
+                    allowed=parse_networks(h.allowed_peers),
+                    per_peer=h.max_connections_per_peer,
+                    idle_timeout_s=h.idle_timeout_s,
+                ),
                 tls=tls,
             )
         )

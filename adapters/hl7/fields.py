@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.hl7.errors import DATA_TYPE_ERROR, ContentError, Location
 from adapters.hl7.wire import unescape
+from suite.domain.bounds import OutOfRange, bounded_date, bounded_time
 
 HL7_NULL = '""'
 
@@ -141,7 +142,7 @@ def parse_ts(text: str, where: Location, *, zone: tzinfo) -> datetime | None:
             offset = timedelta(hours=int(oh), minutes=int(om))
             tz = timezone(offset if sign == "+" else -offset)
         micro = int((frac or "0").ljust(6, "0")[:6])
-        return datetime(
+        value = datetime(
             int(year),
             int(month or 1),
             int(day or 1),
@@ -153,6 +154,10 @@ def parse_ts(text: str, where: Location, *, zone: tzinfo) -> datetime | None:
         )
     except ValueError:
         raise ContentError(where, f"{text} is not a date/time", code=DATA_TYPE_ERROR) from None
+    try:  # 9999-12-31 at -23:59 would overflow every later conversion to UTC
+        return bounded_time(value, where=str(where))
+    except OutOfRange as exc:
+        raise ContentError(where, exc.message, code=DATA_TYPE_ERROR) from None
 
 
 def parse_date(text: str, where: Location) -> date | None:
@@ -163,9 +168,13 @@ def parse_date(text: str, where: Location) -> date | None:
     if not re.match(r"^\d{8}", text):
         raise ContentError(where, f"{text} is not a date (YYYYMMDD)")
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        day = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
         raise ContentError(where, f"{text} is not a date") from None
+    try:
+        return bounded_date(day, where=str(where))
+    except OutOfRange as exc:
+        raise ContentError(where, exc.message, code=DATA_TYPE_ERROR) from None
 
 
 def format_ts(value: datetime) -> str:

@@ -4,8 +4,10 @@
 limit (only its first bytes are kept; the rest is read and dropped so the connection can go
 on), or None at a clean end of stream. A protocol violation raises `FrameError` and the
 connection should be closed: bytes outside a frame that are not whitespace (no MLLP framing),
-a sender that pauses inside a frame longer than the frame timeout, a stream that ends inside
-a frame, or a frame that never ends.
+a frame not complete within the frame timeout of its first byte (a pause, or one byte every
+few seconds), no frame started within the idle timeout (whitespace does not count), a stream
+that ends inside a frame, or a frame that never ends. Both timeouts are deadlines, not
+per-read limits, so a trickle of bytes cannot hold a connection.
 """
 
 from __future__ import annotations
@@ -54,12 +56,14 @@ class FrameReader:
         # A frame that is still not over after this many bytes is not a message at all.
         self.max_discard_bytes = max(16 * max_frame_bytes, 64 * 1024 * 1024)
 
-    async def _read(self, limit_s: float | None) -> bytes:
-        async with asyncio.timeout(limit_s):
+    async def _read(self, deadline: float | None) -> bytes:
+        async with asyncio.timeout_at(deadline):
             return await self._reader.read(READ_SIZE)
 
     async def next(self) -> bytes | Oversize | None:
         buf = self._buf
+        loop = asyncio.get_running_loop()
+        idle_deadline = None if self.idle_timeout_s is None else loop.time() + self.idle_timeout_s
         while True:
             skip = 0
             while skip < len(buf) and buf[skip] in _BETWEEN_FRAMES:
@@ -76,13 +80,14 @@ class FrameReader:
                     )
                 break
             try:
-                chunk = await self._read(self.idle_timeout_s)
+                chunk = await self._read(idle_deadline)
             except TimeoutError:
                 raise FrameError("idle", "no message within the idle timeout") from None
             if not chunk:
                 return None
             buf += chunk
         del buf[0]
+        frame_deadline = loop.time() + self.frame_timeout_s
         scan = 0
         size = 0
         head: bytes | None = None
@@ -105,11 +110,11 @@ class FrameReader:
                     raise FrameError("endless", f"a frame of more than {size} bytes never ended")
             scan = len(buf)
             try:
-                chunk = await self._read(self.frame_timeout_s)
+                chunk = await self._read(frame_deadline)
             except TimeoutError:
                 raise FrameError(
                     "timeout",
-                    f"the sender stopped inside a frame for {self.frame_timeout_s:g} s",
+                    f"a frame was not complete {self.frame_timeout_s:g} s after it started",
                     bytes(buf[:64]) if head is None else head[:64],
                 ) from None
             if not chunk:

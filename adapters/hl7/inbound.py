@@ -10,11 +10,15 @@ durable step as the effect (`Journal`) -> answer.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from adapters.hl7.ack import Addressing, build_ack
 from adapters.hl7.case_index import CaseIndex
@@ -46,6 +50,9 @@ from suite.store.hl7_inbound import DuplicateMessage
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+PARSE_THREADS = 2  # messages parsed at once off the loop; more wait (within their budget)
+
 ADT_WORDS = {"A01": "admitted", "A04": "registered", "A08": "updated"}
 
 
@@ -58,6 +65,8 @@ class InboundStats:
     repeats: int = 0
     ignored: int = 0
     not_stored: int = 0
+    slow: int = 0  # messages not read within the parse budget
+    off_loop: int = 0  # parse steps run in the worker threads (large messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,8 @@ class InboundProcessor:
         default_charset: str,
         processing_ids: Sequence[str],
         clock: Clock,
+        parse_thread_bytes: int = 65_536,
+        parse_budget_s: float = 5.0,
     ) -> None:
         self.cases = cases
         self.journal = journal
@@ -95,6 +106,30 @@ class InboundProcessor:
         # serialised by the case service itself.
         self._accession_locks = KeyedLocks()
         self.index = CaseIndex(cases)
+        # Parsing is pure CPU (python-hl7 builds a tree of every component): a large message
+        # is parsed in this small pool, so the event loop keeps serving everyone else.
+        self.parse_thread_bytes = parse_thread_bytes
+        self.parse_budget_s = parse_budget_s
+        self._parsers = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="hl7-parse")
+
+    async def _parse(self, size: int, read: Callable[..., T], *args: object, **kw: object) -> T:
+        """`read(*args, **kw)`, off the loop and within the time budget for a large message;
+        `Rejected` (AR) when the budget is spent (the thread finishes in the background)."""
+        if size <= self.parse_thread_bytes:
+            return read(*args, **kw)
+        self.stats.off_loop += 1
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._parsers, functools.partial(read, *args, **kw))
+        try:
+            async with asyncio.timeout(self.parse_budget_s):
+                return await future
+        except TimeoutError:
+            self.stats.slow += 1
+            raise Rejected(
+                Location("MSH"),
+                f"message of {size} bytes could not be read within {self.parse_budget_s:g} s",
+                code=APPLICATION_INTERNAL_ERROR,
+            ) from None
 
     # ---- the entry point -----------------------------------------------------------------
 
@@ -103,7 +138,9 @@ class InboundProcessor:
         self.stats.messages += 1
         received = self.clock()
         try:
-            header, segs = read_header(raw, default_charset=self.default_charset, zone=self.zone)
+            header, segs = await self._parse(
+                len(raw), read_header, raw, default_charset=self.default_charset, zone=self.zone
+            )
         except Rejected as exc:
             entry = Entry(received_at=received, peer=peer, raw=raw)
             return await self._answer_error(entry, Addressing.guess(raw), exc)
@@ -128,7 +165,7 @@ class InboundProcessor:
         stored = False
         try:
             try:
-                message = read_body(header, segs, zone=self.zone)
+                message = await self._parse(len(raw), read_body, header, segs, zone=self.zone)
                 if isinstance(message, AdtMessage):
                     final = await self._adt(message, entry, to)
                 else:

@@ -3,8 +3,10 @@
 Each connection reads one frame at a time (`FrameReader`, bounded), hands it to the
 `InboundProcessor` and writes back its ACK. Nothing one connection sends can stall another:
 framing garbage, a megabyte frame or a sender that stops half-way costs only that connection,
-which is closed; each case is counted and logged once. Connections beyond the limit are
-closed at once.
+which is closed; each case is counted and logged once. Connections beyond the limit, from an
+address not on the allow-list or beyond the per-address cap are closed at once
+(suite/peers.py); a connection that completes no message within the idle timeout, or whose
+frame takes longer than the frame timeout from first to last byte, is closed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from adapters.hl7.ack import frame
 from adapters.hl7.framing import FrameError, FrameReader, Oversize
 from adapters.hl7.inbound import InboundProcessor
 from adapters.hl7.journal import Journal
+from suite.peers import NOT_ALLOWED, PeerGate, PeerLimits, address_allowed
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class ListenerStats:
     oversize: int = 0
     endless: int = 0
     idle: int = 0
+    not_allowed: int = 0
+    peer_cap: int = 0
 
 
 class Hl7Listener:
@@ -51,6 +56,7 @@ class Hl7Listener:
         max_frame_bytes: int,
         frame_timeout_s: float,
         max_connections: int,
+        limits: PeerLimits | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.processor = processor
@@ -61,6 +67,11 @@ class Hl7Listener:
         self.frame_timeout_s = frame_timeout_s
         self.max_connections = max_connections
         self.tls = tls
+        self.limits = limits or PeerLimits(per_peer=max_connections)
+        networks = self.limits.allowed
+        self.gate = PeerGate(
+            per_peer=self.limits.per_peer, allowed=lambda ip: address_allowed(networks, ip)
+        )
         self.stats = ListenerStats()
         self.ready = asyncio.Event()
         self._clients: set[asyncio.Task[Any]] = set()
@@ -108,7 +119,22 @@ class Hl7Listener:
         self._clients.add(task)
         address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        ip = str(address[0]) if isinstance(address, tuple) else str(address)
+        admitted = False
         try:
+            refusal = self.gate.admit(ip)
+            if refusal is not None:
+                count = getattr(self.stats, refusal) + 1
+                setattr(self.stats, refusal, count)
+                if count & (count - 1) == 0:  # 1, 2, 4, 8, ...
+                    why = (
+                        "not on hl7.allowed_peers"
+                        if refusal == NOT_ALLOWED
+                        else f"already {self.limits.per_peer} connections from that address"
+                    )
+                    log.warning("hl7: refused %s: %s (refused so far: %d)", peer, why, count)
+                return
+            admitted = True
             if len(self._clients) > self.max_connections:
                 self.stats.refused += 1
                 if self.stats.refused & (self.stats.refused - 1) == 0:  # 1, 2, 4, 8, ...
@@ -126,6 +152,8 @@ class Hl7Listener:
         except Exception:  # a bug must cost one connection, not the listener
             log.exception("hl7: connection from %s failed", peer)
         finally:
+            if admitted:
+                self.gate.release(ip)
             self._clients.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError, ssl.SSLError):
@@ -136,7 +164,10 @@ class Hl7Listener:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
         frames = FrameReader(
-            reader, max_frame_bytes=self.max_frame_bytes, frame_timeout_s=self.frame_timeout_s
+            reader,
+            max_frame_bytes=self.max_frame_bytes,
+            frame_timeout_s=self.frame_timeout_s,
+            idle_timeout_s=self.limits.idle_timeout_s,
         )
         while True:
             try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.hl7.errors import (
     APPLICATION_RECORD_LOCKED,
+    DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     TABLE_VALUE_NOT_FOUND,
     UNKNOWN_KEY_IDENTIFIER,
@@ -25,6 +26,7 @@ from adapters.hl7.mapping import map_order, merge_patient, procedure_of
 from adapters.hl7.messages import Header, OrderRequest, PatientData
 from adapters.hl7.registry import PatientRecord
 from suite.domain import commands as c
+from suite.domain.bounds import OutOfRange, time_near
 from suite.domain.case import Case
 from suite.domain.values import CareTeam, Patient, Phase
 
@@ -49,6 +51,9 @@ class OrderRules:
     codes: dict[str, str]
     rooms: Sequence[str]
     default_room: str
+    # An order scheduled further than this from the service clock is refused (AE): a year
+    # 9999 date would otherwise sit in the room state for good (suite/domain/bounds.py).
+    window: timedelta = timedelta(days=366)
 
 
 def plan_order(
@@ -96,6 +101,7 @@ def plan_order(
             "accession number is missing",
             code=REQUIRED_FIELD_MISSING,
         )
+    _check_accession(accession.value, accession.where)
     mapped = map_order(
         request,
         procedure,
@@ -105,6 +111,10 @@ def plan_order(
         patient_locations=patient_data.locations,
         fallback_time=header.sent_at or now,
     )
+    try:
+        time_near(mapped.scheduled_at, now=now, window=rules.window, where="scheduled time")
+    except OutOfRange as exc:
+        raise ContentError(Location("ORC", 7, 4), exc.message, code=DATA_TYPE_ERROR) from None
     order_row = _order_row(request, header, patient_data, accession.value, now)
     levels = ",".join(str(lv) for lv in mapped.order.levels)
     if case is None:
@@ -176,6 +186,20 @@ def plan_order(
         order_row=order_row,
         where=where,
     )
+
+
+def _check_accession(value: str, where: Location) -> None:
+    """The accession goes to the worklist as a DICOM SH (Accession Number): at most 16
+    characters, none of them a backslash (the DICOM value separator: `\\E\\` in HL7 would
+    make it two values) or a control character."""
+    bad = next((ch for ch in value if ch == "\\" or not ch.isprintable()), None)
+    if bad is not None or len(value) > 16:
+        why = f"contains {bad!r}" if bad is not None else f"has {len(value)} characters"
+        raise ContentError(
+            where,
+            f"accession number {why}; DICOM allows at most 16 printable characters, no backslash",
+            code=DATA_TYPE_ERROR,
+        )
 
 
 def _cancel(

@@ -49,10 +49,47 @@ USED_SEGMENTS = frozenset(
 SIU_ACTIONS = {"S12": "NW", "S13": "XO", "S14": "XO", "S15": "CA"}
 
 
+def _check_encoding_characters(text: str) -> None:
+    """MSH-1 and MSH-2 must be distinct, non-alphanumeric characters (HL7 v2 2.5.4): python-hl7
+    asserts (an internal error, not a parse error) on `MSH|^^~\\&`."""
+    if not text.startswith("MSH") or len(text) < 8:
+        raise Rejected(Location("MSH"), "the message does not start with an MSH segment")
+    field = text[3]
+    encoding = text[4:].split(field, 1)[0]
+    chars = field + encoding
+    if (
+        len(encoding) < 4
+        or len(set(chars[:5])) != 5
+        or any(c.isalnum() or c in "\r\n " for c in chars[:5])
+    ):
+        raise Rejected(
+            Location("MSH", 2),
+            f"MSH-1/MSH-2 {chars[:6]!r} are not five distinct separator characters",
+        )
+
+
+# python-hl7 builds one object per field, repetition, component and subcomponent: a 900 KB
+# PID-5 of `^&~` x 300,000 took 5-12 s. No real order or ADT comes near this many delimiters;
+# counting them is one linear pass.
+MAX_DELIMITERS = 20_000
+
+
+def _check_delimiters(text: str) -> None:
+    seps = text[3:8]  # field, component, repetition, escape, subcomponent
+    count = sum(text.count(ch) for ch in {seps[0], seps[1], seps[2], seps[4]})
+    if count > MAX_DELIMITERS:
+        raise Rejected(
+            Location("MSH"),
+            f"the message has {count} field/component delimiters (at most {MAX_DELIMITERS})",
+        )
+
+
 def read_header(raw: bytes, *, default_charset: str, zone: tzinfo) -> tuple[Header, list[Seg]]:
     """The header and segments of `raw`; `Rejected` (AR) when the bytes cannot be read."""
     decoded = decode(raw, default_charset=default_charset)
     text = "\r".join(s for s in decoded.text.split("\r") if s[:3] in USED_SEGMENTS)
+    _check_encoding_characters(text)
+    _check_delimiters(text)
     try:
         message = hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError) as exc:

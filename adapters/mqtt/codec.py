@@ -16,19 +16,20 @@ the caller (ingest.py) does.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from suite.domain.alarms.engine import VitalSample
 from suite.domain.alarms.parameters import PARAMETERS, Param, ParamInfo
+from suite.domain.bounds import OutOfRange, is_finite_number, sequence, utc_time
 from suite.domain.samples import (
     BAD_VALUE,
     IMPLAUSIBLE,
     MALFORMED,
     MALFORMED_STATUS,
+    OUT_OF_RANGE,
     OVERSIZE,
     UNKNOWN_PARAMETER,
     WRONG_UNIT,
@@ -45,6 +46,7 @@ __all__ = [
     "IMPLAUSIBLE",
     "MALFORMED",
     "MALFORMED_STATUS",
+    "OUT_OF_RANGE",
     "OVERSIZE",
     "UNKNOWN_PARAMETER",
     "WRONG_UNIT",
@@ -86,7 +88,8 @@ def unit_matches(info: ParamInfo, unit: str) -> bool:
 
 
 def parse_time(text: Any, *, where: str) -> datetime:
-    """An ISO 8601 time with a zone, in UTC; `PayloadError` (malformed) otherwise."""
+    """An ISO 8601 time with a zone, in UTC, between 1900 and 2200 (suite/domain/bounds.py);
+    `PayloadError` (malformed or out_of_range) otherwise."""
     if not isinstance(text, str):
         raise PayloadError(MALFORMED, f"{where} must be an ISO 8601 time text, got {text!r:.40}")
     try:
@@ -95,7 +98,10 @@ def parse_time(text: Any, *, where: str) -> datetime:
         raise PayloadError(MALFORMED, f"{where} {text!r:.40} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise PayloadError(MALFORMED, f"{where} {text!r:.40} has no time zone (add Z or +01:00)")
-    return value.astimezone(UTC)
+    try:
+        return utc_time(value, where=where)
+    except OutOfRange as exc:
+        raise PayloadError(OUT_OF_RANGE, exc.message) from None
 
 
 def load_json(payload: bytes, *, max_bytes: int, what: str) -> Any:
@@ -117,8 +123,12 @@ def decode_vitals(room: str, device: str, payload: bytes, *, max_bytes: int) -> 
         raise PayloadError(MALFORMED, "vitals message has no ts (device time)")
     at = parse_time(data["ts"], where="ts")
     seq = data.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
-        raise PayloadError(MALFORMED, f"seq must be a whole number >= 0, got {seq!r:.40}")
+    if seq is not None:
+        try:
+            seq = sequence(seq, where="seq")
+        except OutOfRange as exc:
+            kind = OUT_OF_RANGE if isinstance(seq, int) and not isinstance(seq, bool) else MALFORMED
+            raise PayloadError(kind, exc.message) from None
     raw = data.get("values")
     if not isinstance(raw, dict):
         raise PayloadError(MALFORMED, "vitals message needs a values object")
@@ -143,15 +153,12 @@ def decode_vitals(room: str, device: str, payload: bytes, *, max_bytes: int) -> 
         if value is None:
             values[param] = None
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_finite_number(value):  # also a 400-digit integer float() cannot take
             problems.append(Problem(BAD_VALUE, param, key, f"{value!r:.40} is not a number"))
             continue
         number = float(value)
         if info.physical_min <= number <= info.physical_max:  # the usual case, quickly
             values[param] = number
-            continue
-        if not math.isfinite(number):
-            problems.append(Problem(BAD_VALUE, param, key, f"{value!r:.40} is not a number"))
             continue
         if not info.is_plausible(number):
             # Kept in the sample: the alarm engine raises and ends "implausible_<param>"

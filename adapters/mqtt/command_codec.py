@@ -14,6 +14,7 @@ from typing import Any
 from adapters.mqtt import codec
 from adapters.mqtt.codec import CommandError, CommandRequest
 from suite.app import requests as rq
+from suite.domain.bounds import OutOfRange, number
 
 ACTIONS = tuple(rq.ACTION_OF.values())
 
@@ -46,9 +47,10 @@ def _number(body: Mapping[str, Any], key: str, *, action: str) -> float | None:
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError(f"{action}: {key} must be a number or null", rule="bad-command")
-    return float(value)
+    try:  # finite and of sane size: a 400-digit integer must not reach float()
+        return number(value, where=f"{action}: {key}")
+    except OutOfRange as exc:
+        raise CommandError(f"{exc.message} (a number or null)", rule="bad-command") from None
 
 
 def _time(value: Any, *, where: str) -> datetime | None:

@@ -19,9 +19,12 @@ from suite.errors import ConfigError
 from suite.settings import Role
 
 # What each role reads besides its own replies: clinical roles follow the rooms' vitals; IT
-# watches the interfaces and devices, not the patients' vitals.
+# watches the interfaces and devices, not the patients: it reads the redacted room state
+# (adapters/mqtt/redacted.py; technical alarms included) and never the full state, the
+# vitals or the alarm stream (whose events carry readings).
 _READS: dict[str, tuple[str, ...]] = {
     "state": ("rooms/+/state",),
+    "it_state": ("rooms/+/state/it",),
     "alarms": ("alarms/+",),
     "vitals": ("rooms/+/vitals/+",),
     "devices": ("rooms/+/devices/+/status",),
@@ -31,7 +34,7 @@ ROLE_READS: dict[Role, tuple[str, ...]] = {
     Role.TECHNOLOGIST: ("state", "alarms", "vitals", "devices", "status"),
     Role.NURSE: ("state", "alarms", "vitals", "devices", "status"),
     Role.RADIOLOGIST: ("state", "alarms", "vitals", "devices", "status"),
-    Role.IT: ("state", "alarms", "devices", "status"),
+    Role.IT: ("it_state", "devices", "status"),
     Role.ADMIN: ("state", "alarms", "vitals", "devices", "status"),
 }
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from adapters.mqtt import codec
+from adapters.mqtt.redacted import redacted_snapshot
 from adapters.mqtt.topics import Topics
 from suite.app.alarm_records import alarm_view
 from suite.app.alarm_service import AlarmService
@@ -304,8 +305,11 @@ class RoomStates:
                 if (room in self._dirty and (last is None or now - last >= self.interval_s)) or due:
                     self._dirty.discard(room)
                     self._last_sent[room] = now
-                    payload = codec.to_json(await self.snapshot(room))
+                    snapshot = await self.snapshot(room)
+                    payload = codec.to_json(snapshot)
                     await client.publish(self.topics.state(room), payload, qos=1, retain=True)
+                    it_view = codec.to_json(redacted_snapshot(snapshot))
+                    await client.publish(self.topics.it_state(room), it_view, qos=1, retain=True)
                     self.published += 1
             await asyncio.sleep(self.interval_s / 2)
 

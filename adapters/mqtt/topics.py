@@ -37,6 +37,10 @@ class Topics:
     def state(self, room: str) -> str:
         return f"{self.root}/rooms/{room}/state"
 
+    def it_state(self, room: str) -> str:
+        """The room state without patient data (adapters/mqtt/redacted.py), for IT."""
+        return f"{self.root}/rooms/{room}/state/it"
+
     def alarms(self, room: str) -> str:
         return f"{self.root}/alarms/{room}"
 

@@ -26,6 +26,7 @@ from suite.app.vitals_service import VitalsRecorder
 from suite.clock import iso
 from suite.domain import samples as k
 from suite.domain.alarms.parameters import PARAMETERS, Param
+from suite.domain.bounds import DEVICE_TIME_WINDOW, OutOfRange, time_near
 from suite.domain.samples import DecodedVitals
 from suite.store.vitals import sample_row
 
@@ -48,6 +49,8 @@ ALARMED = {
     k.MALFORMED: "Monitor {device} sends unreadable data; it is discarded",
     k.BAD_VALUE: "{label} readings unreadable on monitor {device}",
     k.WRONG_UNIT: "{label} in a wrong unit on monitor {device}; values discarded",
+    k.OUT_OF_RANGE: "Monitor {device} sends impossible times or sequence numbers; they are"
+    " discarded",
     STORE_OVERFLOW: "Vitals of this room are not being stored (store falling behind)",
 }
 _TECH_KIND = {k.OVERSIZE: "oversize_payload", k.MALFORMED: "malformed_payload"}
@@ -125,6 +128,11 @@ class SampleIntake:
         room, device = sample.room, sample.device
         dev = self.device(room, device)
         dev.kind = dev.kind or source
+        try:  # days off the service clock is not a skewed clock but garbage (bounds.py)
+            time_near(sample.at, now=self.clock(), window=DEVICE_TIME_WINDOW, where="ts")
+        except OutOfRange as exc:
+            self.fault(room, device, k.OUT_OF_RANGE, exc.message)
+            return
         if self._too_dense(dev, sample.at):
             detail = f"over {self.max_device_rate} samples per second of device time"
             self.fault(room, device, FLOODING, detail)

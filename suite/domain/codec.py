@@ -2,7 +2,8 @@
 
 The store keeps events as JSON and the wire carries commands as JSON; both use this codec so
 a round trip gives back an equal object. Unknown or missing fields raise `InvalidValue` naming
-the field.
+the field; times, dates and numbers outside suite/domain/bounds.py raise `OutOfRange` (an
+`InvalidValue`), so nothing built here can overflow later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import Enum
 from functools import cache
 from typing import Any, TypeVar
 
+from suite.domain.bounds import MAX_SEQ, bounded_date, bounded_time, number, whole
 from suite.domain.commands import COMMAND_TYPES, Command
 from suite.domain.errors import InvalidValue
 from suite.domain.events import EVENT_TYPES, Event
@@ -87,13 +89,14 @@ def _convert(tp: Any, data: Any, where: str) -> Any:
         return _parse_datetime(data, where)
     if tp is date:
         if isinstance(data, datetime):
-            return data.date()
+            return bounded_date(data.date(), where=where)
         if isinstance(data, date):
-            return data
+            return bounded_date(data, where=where)
         try:
-            return date.fromisoformat(str(data))
+            day = date.fromisoformat(str(data)[:40])
         except ValueError:
-            raise InvalidValue(f"{where}: {data!r} is not a date (YYYY-MM-DD)") from None
+            raise InvalidValue(f"{where}: {data!r:.40} is not a date (YYYY-MM-DD)") from None
+        return bounded_date(day, where=where)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(data, tp):
             return data
@@ -112,13 +115,9 @@ def _convert(tp: Any, data: Any, where: str) -> Any:
                 raise InvalidValue(f"{where}.{name} is missing")
         return tp(**kwargs)
     if tp is float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise InvalidValue(f"{where}: expected a number, got {data!r}")
-        return float(data)
+        return number(data, where=where)
     if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise InvalidValue(f"{where}: expected a whole number, got {data!r}")
-        return data
+        return whole(data, where=where, low=-MAX_SEQ, high=MAX_SEQ)
     if tp is bool:
         if not isinstance(data, bool):
             raise InvalidValue(f"{where}: expected true or false, got {data!r}")
@@ -135,12 +134,12 @@ def _parse_datetime(data: Any, where: str) -> datetime:
         value = data
     else:
         try:
-            value = datetime.fromisoformat(str(data).replace("Z", "+00:00"))
+            value = datetime.fromisoformat(str(data)[:64].replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidValue(f"{where}: {data!r} is not an ISO 8601 time") from None
+            raise InvalidValue(f"{where}: {data!r:.40} is not an ISO 8601 time") from None
     if value.tzinfo is None:
-        raise InvalidValue(f"{where}: time {data!r} has no time zone")
-    return value
+        raise InvalidValue(f"{where}: time {data!r:.40} has no time zone")
+    return bounded_time(value, where=where)
 
 
 def event_to_data(event: Event) -> tuple[str, dict[str, Any]]:

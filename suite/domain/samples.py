@@ -21,6 +21,7 @@ UNKNOWN_PARAMETER = "unknown_parameter"
 WRONG_UNIT = "wrong_unit"
 IMPLAUSIBLE = "implausible"
 MALFORMED_STATUS = "malformed_status"
+OUT_OF_RANGE = "out_of_range"  # a time or sequence number outside suite/domain/bounds.py
 
 
 @dataclass(frozen=True, slots=True)

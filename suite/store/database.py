@@ -15,7 +15,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -27,6 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from suite.errors import StoreError as StoreError  # re-exported: the store raises it
 
 log = logging.getLogger(__name__)
+
+# The drivers log each statement with its parameters (patient names among them) at DEBUG:
+# whatever level the process logs at, they never go below INFO.
+for _driver in ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg"):
+    logging.getLogger(_driver).setLevel(logging.INFO)
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
@@ -48,12 +52,13 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and proper savepoints."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and proper savepoints.
+
+    The directory of a SQLite file is not created here: a typo in the URL must not make a
+    new database somewhere (suite/startup.py refuses it; the default lives in data_dir).
+    """
     url = async_url(url)
     if url.startswith("sqlite"):
-        path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine

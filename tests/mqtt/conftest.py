@@ -75,6 +75,9 @@ def settings_for(broker: Broker, tmp_path: Path, **overrides: Any) -> Settings:
         "users": USERS,
         "alarms": {"config": FAST_ALARMS},
         "mqtt": mqtt,
+        # Free ports: on a shared machine the defaults (11112, 2575) may be taken.
+        "dicom_port": 0,
+        "hl7_port": 0,
     }
     return load_settings(**{**values, **overrides})
 

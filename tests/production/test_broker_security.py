@@ -151,10 +151,14 @@ async def test_a_user_reads_its_own_replies_and_its_roles_topics_only(
         await it.subscribe(f"{ROOT}/reply/it1", qos=1)
         await it.subscribe(f"{ROOT}/reply/nurse1", qos=1)  # someone else's
         await it.subscribe(f"{ROOT}/rooms/+/vitals/+", qos=1)  # IT does not follow patients
-        await it.subscribe(f"{ROOT}/alarms/+", qos=1)
+        await it.subscribe(f"{ROOT}/alarms/+", qos=1)  # alarm events carry readings
+        await it.subscribe(f"{ROOT}/rooms/+/state", qos=1)  # vitals and names: not for IT
+        await it.subscribe(f"{ROOT}/rooms/+/state/it", qos=1)  # the redacted state is
         await svc.publish(f"{ROOT}/reply/nurse1", b"theirs", qos=1)
         await svc.publish(f"{ROOT}/rooms/IR1/vitals/mon-ir1", b"spo2", qos=1)
         await svc.publish(f"{ROOT}/alarms/IR1", b"alarm", qos=1)
+        await svc.publish(f"{ROOT}/rooms/IR1/state", b"full", qos=1)
+        await svc.publish(f"{ROOT}/rooms/IR1/state/it", b"redacted", qos=1)
         await svc.publish(f"{ROOT}/reply/it1", b"mine", qos=1)
         got: list[tuple[str, bytes]] = []
         async with asyncio.timeout(10):
@@ -163,7 +167,7 @@ async def test_a_user_reads_its_own_replies_and_its_roles_topics_only(
                 got.append((m.topic.value, m.payload))
                 if m.payload == b"mine":
                     break
-    assert got == [(f"{ROOT}/alarms/IR1", b"alarm"), (f"{ROOT}/reply/it1", b"mine")]
+    assert got == [(f"{ROOT}/rooms/IR1/state/it", b"redacted"), (f"{ROOT}/reply/it1", b"mine")]
 
 
 async def test_the_service_connects_with_its_credentials_over_tls_and_alarms(
