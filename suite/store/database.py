@@ -28,9 +28,9 @@ from suite.errors import StoreError as StoreError  # re-exported: the store rais
 log = logging.getLogger(__name__)
 
 # The drivers log each statement with its parameters (patient names among them) at DEBUG:
-# whatever level the process logs at, they never go below INFO.
+# sqlalchemy.engine at INFO too: whatever level the process logs at, they stay at WARNING.
 for _driver in ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg"):
-    logging.getLogger(_driver).setLevel(logging.INFO)
+    logging.getLogger(_driver).setLevel(logging.WARNING)
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
