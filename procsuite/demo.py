@@ -25,6 +25,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from procsuite.bootstrap import Service
+from procsuite.demo_monitors import SdcRoomMonitor
+from procsuite.demo_summary import summarise
 from simulators.case_plan import Role, plan_case, played_quickly
 from simulators.case_script import CaseScript, CaseScriptError, LoggedStep
 from simulators.clock import SimClock
@@ -41,11 +43,9 @@ from simulators.demo_day import (
 )
 from simulators.demo_report import (
     AlarmTally,
-    CaseReport,
     DemoSummary,
     Hl7Tally,
     Progress,
-    local_time,
 )
 from simulators.dicom_objects import Equipment
 from simulators.fluoro_dose import Technique
@@ -58,9 +58,7 @@ from simulators.mqtt_commands import CommandLink, LinkError
 from simulators.nurse import ScriptedNurse
 from simulators.patient_events import EventfulMonitorModel, PatientEvent
 from simulators.pcd01_gateway import Pcd01Gateway
-from simulators.sdc_monitor import SdcMonitor
 from simulators.waiting import NotListening, first_of, mqtt_ready, wait_listening
-from suite.domain.values import phases_for
 from suite.errors import ProcsuiteError
 from suite.settings import Settings
 from suite.tasks import stop_tasks
@@ -404,79 +402,5 @@ class Demo:
                 self.hl7.took_received(message)
             self._his_seen = self.receiver.stats.received
 
-    # ---- the summary -----------------------------------------------------------------------
-
     def _summary(self, started_at: datetime, *, interrupted: bool) -> DemoSummary:
-        ctx = self.service.ctx
-        reports = []
-        for run in self.rooms.values():
-            d = run.day
-            case = ctx.cases.by_accession(d.case.accession) if ctx is not None else None
-            dose = None
-            if case is not None and case.dose is not None:
-                dose = {
-                    "fluoro_time_s": case.dose.fluoro_time_s,
-                    "dap_gy_cm2": case.dose.dap_gy_cm2,
-                    "air_kerma_mgy": case.dose.air_kerma_mgy,
-                }
-            fluoro = run.fluoro
-            reports.append(
-                CaseReport(
-                    room=d.room,
-                    accession=d.case.accession,
-                    procedure=d.case.procedure,
-                    levels=list(d.case.levels),
-                    case_id=case.case_id if case else None,
-                    phase=case.phase.value if case else None,
-                    phases=[p.value for p, _ in case.phase_history] if case else [],
-                    expected_phases=[p.value for p in phases_for(case.procedure)] if case else [],
-                    images_sent=fluoro.images_sent if fluoro else 0,
-                    images_linked=len(case.images) if case else 0,
-                    rdsr_stored=bool(fluoro and fluoro.rdsr_sent),
-                    dose_on_case=dose,
-                    dose_measured=fluoro.dose if fluoro else None,
-                )
-            )
-        problems = list(self.problems)
-        for run in self.rooms.values():
-            if run.problem:
-                problems.append(run.problem)
-            if run.fluoro:
-                problems += [f"{run.day.room}: {p}" for p in run.fluoro.problems]
-        return DemoSummary(
-            speed=self.clock.speed,
-            started_at=local_time(started_at.astimezone(self.zone)),
-            finished_at=local_time(self.clock.now().astimezone(self.zone)),
-            interrupted=interrupted,
-            cases=reports,
-            alarms=list(self.alarms.alarms.values()),
-            expected_alarms={r.day.room: list(r.day.alarm_kinds) for r in self.rooms.values()},
-            hl7_in=list(self.hl7.sent),
-            hl7_out=list(self.hl7.received),
-            extra_problems=problems,
-        )
-
-
-SDC_REPORTS_PER_S = 4.0  # a real monitor's pace, whatever the demo's speed
-
-
-class SdcRoomMonitor:
-    """A room's monitor as an IEEE 11073 SDC provider (found by discovery on its location)."""
-
-    def __init__(self, model: Any, *, room: str, clock: SimClock) -> None:
-        self.room = room
-        self.model = model
-        self.clock = clock
-        self.provider = SdcMonitor(location=sdc_location(room), name=f"{room} SDC monitor")
-
-    async def run(self) -> int:
-        """Publish the patient's values until cancelled (with the service)."""
-        return await self.provider.run(
-            self.model, clock=self.clock, duration_s=None, stop=asyncio.Event(),
-            max_reports_per_s=SDC_REPORTS_PER_S,
-        )  # fmt: skip
-
-
-def sdc_location(room: str) -> dict[str, str]:
-    """Where the demo's SDC monitor of `room` says it is (the consumer filters on it)."""
-    return {"fac": "DEMO", "poc": "IR", "rm": room}
+        return summarise(self, started_at, interrupted=interrupted)

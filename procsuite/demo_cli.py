@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from procsuite.demo import Demo, DemoError, sdc_location
+from procsuite.demo import Demo, DemoError
+from procsuite.demo_monitors import sdc_location
 from simulators.demo_day import DEVICE, ROOMS, STATIONS, USERS, day_start, speed_allowances
 from simulators.demo_report import DemoSummary
 from suite.settings import Settings, SettingsError, load_settings
