@@ -31,12 +31,13 @@ from adapters.hl7.errors import (
     Location,
     Rejected,
 )
+from adapters.hl7.header import check_header, read_header
 from adapters.hl7.journal import Entry, Item, Journal
 from adapters.hl7.locks import KeyedLocks
 from adapters.hl7.mapping import merge_patient, patient_of, procedure_of
 from adapters.hl7.messages import AdtMessage, Header, OrderMessage
 from adapters.hl7.orders import CANCEL_ACTIONS, OrderRules, Plan, plan_order
-from adapters.hl7.parse import check_header, read_body, read_header
+from adapters.hl7.parse import read_body
 from adapters.hl7.registry import PatientRecord, RegistryChange
 from suite.app.case_service import CaseService, Clock
 from suite.domain import commands as c

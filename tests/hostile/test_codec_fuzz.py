@@ -21,7 +21,8 @@ from adapters.devices.pcd01.codec import decode as pcd01_decode
 from adapters.dicom.instance import BrokenObject, read_instance
 from adapters.dicom.wildcard import wildcard_match
 from adapters.hl7.errors import Hl7Error
-from adapters.hl7.parse import read_body, read_header
+from adapters.hl7.header import read_header
+from adapters.hl7.parse import read_body
 from adapters.mqtt import codec
 from suite.clock import iso
 from suite.domain import bounds
