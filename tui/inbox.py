@@ -34,6 +34,7 @@ class Inbox:
         self.clock = clock
         self.faults: Counter[str] = Counter()
         self.states: LatestFeed[str, RoomState] = LatestFeed("states", key=lambda s: s.room)
+        self.full_state_rooms: set[str] = set()  # rooms whose full state this user reads
         # Alarm events are never dropped quietly: past 10,000 unread the oldest goes, the
         # dashboard is told and resynchronises from the snapshots (which list open alarms).
         self.alarms: Feed[AlarmUpdate] = Feed(
@@ -75,6 +76,13 @@ class Inbox:
         try:
             match parts:
                 case ["rooms", room, "state"]:
+                    state = wire.decode_state(room, payload)
+                    self.full_state_rooms.add(room)
+                    if state is not None:
+                        self.states.put(state)
+                case ["rooms", room, "state", "it"] if room not in self.full_state_rooms:
+                    # IT's broker account reads only the redacted state (no vitals, no
+                    # names); a user who reads the full one never falls back to it.
                     state = wire.decode_state(room, payload)
                     if state is not None:
                         self.states.put(state)

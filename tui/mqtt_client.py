@@ -136,6 +136,7 @@ class MqttSuiteClient(InboxStreams):
                     await client.subscribe(
                         [
                             (f"{root}rooms/+/state", 1),
+                            (f"{root}rooms/+/state/it", 1),
                             (f"{root}alarms/+", 1),
                             (f"{root}rooms/+/vitals/+", 0),
                             (f"{root}rooms/+/devices/+/status", 1),
