@@ -158,8 +158,3 @@ def _err(version: str, error: Hl7Error | None, text: str) -> str:
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def frame(payload: bytes) -> bytes:
-    """`payload` wrapped in an MLLP block: <VT> payload <FS><CR>."""
-    return b"\x0b" + payload + b"\x1c\x0d"

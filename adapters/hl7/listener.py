@@ -18,10 +18,9 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.hl7.ack import frame
-from adapters.hl7.framing import FrameError, FrameReader, Oversize
 from adapters.hl7.inbound import InboundProcessor
 from adapters.hl7.journal import Journal
+from suite.mllp import FrameError, FrameReader, Oversize, frame
 from suite.peers import NOT_ALLOWED, PeerGate, PeerLimits, address_allowed
 
 log = logging.getLogger(__name__)

@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import hl7
 
-from adapters.hl7.ack import frame
-from adapters.hl7.framing import FrameError, FrameReader
 from adapters.hl7.outbound import Party
 from adapters.hl7.outbox import Outbox, VitalsSource, render, stored_vitals
 from suite.app.case_service import CaseChanged
 from suite.bus import Bus, BusOverflow
 from suite.domain.alarms.model import AlarmCleared, AlarmRaised, AlarmSource, Category, Priority
+from suite.mllp import FrameError, FrameReader, frame
 from suite.store import hl7 as store
 from suite.store import hl7_outbox
 from suite.store.database import Database, StoreError

@@ -16,8 +16,8 @@ from collections import Counter
 from typing import Any
 
 from adapters.devices.ack import AckError, build_ack
-from adapters.devices.mllp import FrameError, FrameReader, Oversize, frame
 from adapters.devices.pcd01.processor import Pcd01Processor, guess_addressing
+from suite.mllp import FrameError, FrameReader, Oversize, frame
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.devices.ack import read_answer
 from adapters.devices.hl7v2 import MessageError
-from adapters.devices.mllp import FrameError, FrameReader, Oversize, frame
 from adapters.devices.pcd04.codec import Addressing
 from adapters.devices.pcd04.outbox import Limits, Pcd04Outbox
 from suite.app.alarm_journal import AlarmStored
@@ -30,6 +29,7 @@ from suite.app.site_alarm import SiteAlarm
 from suite.bus import Bus
 from suite.domain.alarms.model import Priority
 from suite.domain.alarms.parameters import Param
+from suite.mllp import FrameError, FrameReader, Oversize, frame
 from suite.store import devices as store
 from suite.store.database import Database
 from suite.tls import client_tls

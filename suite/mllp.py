@@ -1,4 +1,5 @@
-"""MLLP framing with bounds: <VT> message <FS><CR>, read from an asyncio stream.
+"""MLLP framing with bounds: <VT> message <FS><CR>, read from an asyncio stream; shared by
+the HL7 adapter and the device gateways (PCD-01 in, PCD-04 out).
 
 `FrameReader.next()` returns the next message, or `Oversize` for a frame larger than the
 limit (only its first bytes are kept; the rest is read and dropped so the connection can go
@@ -98,6 +99,10 @@ class FrameReader:
                     size += end
                     del buf[: end + 1]
                     return Oversize(head=head, size=size)
+                if end > self.max_frame_bytes:  # it arrived whole, but is still too big
+                    head = bytes(buf[: min(end, HEAD_BYTES)])
+                    del buf[: end + 1]
+                    return Oversize(head=head, size=end)
                 payload = bytes(buf[:end])
                 del buf[: end + 1]  # a CR after <FS> is skipped as whitespace next time
                 return payload
@@ -122,3 +127,8 @@ class FrameReader:
                     "truncated", "the connection ended inside a frame", bytes(buf[:64])
                 )
             buf += chunk
+
+
+def frame(payload: bytes) -> bytes:
+    """`payload` wrapped in an MLLP block: <VT> payload <FS><CR>."""
+    return b"\x0b" + payload + b"\x1c\x0d"
