@@ -19,6 +19,7 @@ from adapters.dicom.server import DicomScp
 from adapters.dicom.worklist import WorklistConfig
 from suite.app.site_alarm import FromThread, SiteAlarm
 from suite.settings import DicomSettings
+from suite.tasks import run_together
 from suite.tls import client_tls, server_tls
 
 if TYPE_CHECKING:
@@ -163,10 +164,10 @@ class DicomAdapter:
         )
         self.ready.set()
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.linker.run(), name="dicom-linker")
-                if self.forwarder is not None:
-                    tg.create_task(self.forwarder.run(), name="dicom-forwarder")
+            parts = {"dicom-linker": self.linker.run()}
+            if self.forwarder is not None:
+                parts["dicom-forwarder"] = self.forwarder.run()
+            await run_together(parts)
         finally:
             self._server = None
             await asyncio.to_thread(server.shutdown)

@@ -33,6 +33,7 @@ from adapters.mqtt.outbox import AlarmOutbox
 from adapters.mqtt.state import RoomStates
 from adapters.mqtt.topics import Kind, Topics
 from suite.errors import ConfigError
+from suite.tasks import run_together
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,13 @@ class MqttRunner:
         )
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._housekeeping(), name="mqtt-housekeeping")
-            tg.create_task(self.states.follow_cases(), name="mqtt-case-feed")
-            tg.create_task(self._connect_loop(), name="mqtt-connection")
+        await run_together(
+            {
+                "mqtt-housekeeping": self._housekeeping(),
+                "mqtt-case-feed": self.states.follow_cases(),
+                "mqtt-connection": self._connect_loop(),
+            }
+        )
 
     async def _connect_loop(self) -> None:
         if self.broker_ready is not None:
@@ -180,12 +184,15 @@ class MqttRunner:
         self.connected.set()
         log.info("mqtt: connected to %s:%d as %s", self.host, self.port, self.client_id)
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client), name="mqtt-receive")
-                tg.create_task(self.outbox.pump(client), name="mqtt-alarm-outbox")
-                tg.create_task(self.states.pump(client), name="mqtt-room-state")
-                tg.create_task(self._replies(client), name="mqtt-replies")
-                tg.create_task(self._publish_status(client), name="mqtt-status")
+            await run_together(
+                {
+                    "mqtt-receive": self._receive(client),
+                    "mqtt-alarm-outbox": self.outbox.pump(client),
+                    "mqtt-room-state": self.states.pump(client),
+                    "mqtt-replies": self._replies(client),
+                    "mqtt-status": self._publish_status(client),
+                }
+            )
         except asyncio.CancelledError:
             self._stopping = True
             # Stopping: a clean disconnect sends no last will, so say offline ourselves.

@@ -182,8 +182,7 @@ class RoomStates:
         cached = self._received_cache.get(case.case_id)
         if cached is not None and now - cached[0] < self.RECEIVED_TTL_S:
             return cached[1]
-        async with self.db.session() as session:
-            rows = await received_for_case(session, case.case_id)
+        rows = await self.db.read(lambda s: received_for_case(s, case.case_id))
         found = [{**r, "received_at": iso(r["received_at"])} for r in rows]
         self._received_cache[case.case_id] = (now, found)
         if len(self._received_cache) > 100:
@@ -193,8 +192,7 @@ class RoomStates:
     async def _timeline(self, case: Case) -> list[dict[str, Any]]:
         found = self._timelines.get(case.case_id)
         if found is None or not found or found[-1]["seq"] != case.version:
-            async with self.db.session() as session:
-                records = await case_store.load(session, case.case_id)
+            records = await self.db.read(lambda s: case_store.load(s, case.case_id))
             found = [timeline_entry(r) for r in records][-TIMELINE_MAX:]
             self._timelines[case.case_id] = found
         return found

@@ -42,6 +42,7 @@ from suite.domain.case import Case
 from suite.store import alarms as alarm_store
 from suite.store import vitals as vitals_store
 from suite.store.database import Database
+from suite.tasks import run_together
 
 log = logging.getLogger(__name__)
 
@@ -322,11 +323,14 @@ class AlarmService:
         if not self.loaded.is_set():
             await self.load()
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.journal.run(), name="alarm-store")
-                tg.create_task(self._tick_loop(), name="alarm-tick")
-                tg.create_task(self._case_loop(), name="alarm-cases")
-                tg.create_task(self._inbox_loop(), name="alarm-inbox")
+            await run_together(
+                {
+                    "alarm-store": self.journal.run(),
+                    "alarm-tick": self._tick_loop(),
+                    "alarm-cases": self._case_loop(),
+                    "alarm-inbox": self._inbox_loop(),
+                }
+            )
         finally:
             self._inbox.close()
             self._case_feed.close()
