@@ -12,7 +12,8 @@ from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
 
 
 class DoseSettings(BaseModel):
-    """Reference air kerma levels (docs/clinical-defaults.md, "Radiation dose")."""
+    """Dose notification levels of reference air kerma, kerma-area product (DAP) and
+    fluoroscopy time (docs/clinical-defaults.md, "Radiation dose")."""
 
     first_notification_mgy: float = Field(default=3000.0, gt=0)
     """First notification of the operator (NCRP Report 168: 3 Gy)."""
@@ -21,6 +22,18 @@ class DoseSettings(BaseModel):
     substantial_mgy: float = Field(default=5000.0, gt=0)
     """Substantial radiation dose level: a high-priority alarm and a skin follow-up task
     (NCRP Report 168 / SIR: 5 Gy)."""
+    dap_first_gy_cm2: float = Field(default=300.0, gt=0)
+    """First DAP notification (NCRP Report 168 table 4.3: 300 Gy·cm²)."""
+    dap_step_gy_cm2: float = Field(default=100.0, gt=0)
+    """Further DAP notifications every this much (NCRP Report 168: 100 Gy·cm²)."""
+    dap_substantial_gy_cm2: float = Field(default=500.0, gt=0)
+    """DAP substantial radiation dose level (NCRP Report 168 / SIR: 500 Gy·cm²)."""
+    fluoro_first_s: float = Field(default=1800.0, gt=0)
+    """First fluoroscopy time notification (NCRP Report 168: 30 min)."""
+    fluoro_step_s: float = Field(default=900.0, gt=0)
+    """Further fluoroscopy time notifications every this much (NCRP Report 168: 15 min)."""
+    fluoro_substantial_s: float = Field(default=3600.0, gt=0)
+    """Fluoroscopy time substantial radiation dose level (NCRP Report 168 / SIR: 60 min)."""
 
     def thresholds(self) -> DoseThresholds:
         return DoseThresholds(**self.model_dump())

@@ -20,6 +20,8 @@ from suite.bus import Bus
 from suite.domain import commands as c
 from suite.domain.alarms.model import AlarmRaised
 from suite.domain.dose import (
+    DoseLevelsReached,
+    DoseQuantity,
     DoseThresholds,
     DoseTotals,
     case_totals,
@@ -56,9 +58,26 @@ class DoseKeeper:
         self.alarms_raised = 0
 
     async def totals(self, case_id: str) -> tuple[DoseTotals, set[float], int]:
-        """The case's totals from its stored reports, the levels announced, and the report count."""
+        """The case's totals from its stored reports, the air kerma levels announced, and the
+        report count."""
         stored = await dicom_dose.case_dose(self.db, case_id)
         return case_totals(stored.reports), stored.announced_mgy, len(stored.reports)
+
+    async def _reached(
+        self, case_id: str
+    ) -> tuple[DoseTotals, dict[DoseQuantity, DoseLevelsReached], int]:
+        stored = await dicom_dose.case_dose(self.db, case_id)
+        totals = case_totals(stored.reports)
+        reached = {
+            quantity: levels_reached(
+                getattr(totals, quantity.value),
+                announced_mgy=stored.announced_of(quantity),
+                thresholds=self.thresholds,
+                quantity=quantity,
+            )
+            for quantity in DoseQuantity
+        }
+        return totals, reached, len(stored.reports)
 
     async def update(
         self, case_id: str, *, actor: str, also: Sequence[TransactionPart] = ()
@@ -74,14 +93,12 @@ class DoseKeeper:
             case = self.cases.get(case_id)
             if case is None:
                 return False
-            totals, announced, count = await self.totals(case_id)
+            totals, by_quantity, count = await self._reached(case_id)
             if count == 0:
                 return False
             now = self.clock()
-            reached = levels_reached(
-                totals.air_kerma_mgy, announced_mgy=announced, thresholds=self.thresholds
-            )
-            carry = tuple(also) if not reached.passed else ()
+            passed_any = any(r.passed for r in by_quantity.values())
+            carry = tuple(also) if not passed_any else ()
             carried = False
             recorded = case.dose
             if recorded is None or not totals.same_values(
@@ -101,29 +118,45 @@ class DoseKeeper:
                     also=carry,
                 )
                 carried = bool(carry) and bool(recorded_now)  # `also` runs only with events
-            if not reached.passed:
+            if not passed_any:
                 return carried
-            if reached.substantial_reached:
-                await self._follow_up_task(case_id, totals, actor=actor, at=now)
-            alarms = [
-                dose_alarm(level, totals=totals, case_id=case_id, room=case.room, at=now)
-                for level in reached.announce
-            ]
-            await dicom_dose.announce_levels(
-                self.db,
-                case_id,
-                thresholds_mgy=[level.threshold_mgy for level in reached.passed],
-                air_kerma_mgy=totals.air_kerma_mgy,
-                at=now,
-                after_commit=lambda: self._publish(alarms),
-            )
-            log.warning(
-                "dicom: case %s reference air kerma %.0f mGy passed %s",
-                case_id,
-                totals.air_kerma_mgy,
-                ", ".join(f"{lv.threshold_mgy:.0f} mGy" for lv in reached.passed),
-            )
+            for quantity, reached in by_quantity.items():
+                if reached.passed:
+                    await self._announce(case_id, case.room, quantity, reached, totals, now, actor)
             return False
+
+    async def _announce(
+        self,
+        case_id: str,
+        room: str,
+        quantity: DoseQuantity,
+        reached: DoseLevelsReached,
+        totals: DoseTotals,
+        now: datetime,
+        actor: str,
+    ) -> None:
+        if quantity is DoseQuantity.AIR_KERMA and reached.substantial_reached:
+            await self._follow_up_task(case_id, totals, actor=actor, at=now)
+        alarms = [
+            dose_alarm(level, totals=totals, case_id=case_id, room=room, at=now)
+            for level in reached.announce
+        ]
+        await dicom_dose.announce_levels(
+            self.db,
+            case_id,
+            thresholds_mgy=[level.threshold_mgy for level in reached.passed],
+            air_kerma_mgy=totals.air_kerma_mgy,
+            at=now,
+            after_commit=lambda: self._publish(alarms),
+            quantity=quantity,
+        )
+        log.warning(
+            "dicom: case %s %s %g passed %s",
+            case_id,
+            quantity.value,
+            getattr(totals, quantity.value),
+            ", ".join(f"{lv.threshold_mgy:g}" for lv in reached.passed),
+        )
 
     def _publish(self, alarms: list[AlarmRaised]) -> None:
         # A dose level is reached once: the alarm is a latching notification that no condition

@@ -30,7 +30,7 @@ from suite.bus import Bus
 from suite.clock import iso
 from suite.domain.case import Case
 from suite.domain.codec import to_data
-from suite.domain.dose import DoseThresholds, next_level_mgy
+from suite.domain.dose import DoseQuantity, DoseThresholds, next_level_mgy
 from suite.domain.envelope import Recorded
 from suite.domain.events import OrderChanged
 from suite.domain.policy import WorkflowPolicy
@@ -101,7 +101,14 @@ def case_summary(
     data["phases"] = [p.value for p in phases_for(case.order.procedure)]
     data["procedure_overrun_s"] = policy.procedure_overrun_s
     kerma = case.dose.air_kerma_mgy if case.dose is not None else 0.0
-    data["dose_next_level_mgy"] = next_level_mgy(kerma, dose_thresholds or DoseThresholds())
+    thresholds = dose_thresholds or DoseThresholds()
+    data["dose_next_level_mgy"] = next_level_mgy(kerma, thresholds)
+    dap = case.dose.dap_gy_cm2 if case.dose is not None else 0.0
+    fluoro = case.dose.fluoro_time_s if case.dose is not None else 0.0
+    data["dose_next_level_dap_gy_cm2"] = thresholds.scheme(DoseQuantity.DAP).next_level(dap)
+    data["dose_next_level_fluoro_s"] = thresholds.scheme(DoseQuantity.FLUORO_TIME).next_level(
+        fluoro
+    )
     data["warnings"] = [
         {"kind": w.kind.value, "message": w.message} for w in warnings(case, now, policy)
     ]

@@ -108,58 +108,119 @@ def case_totals(reports: Iterable[DoseReport]) -> DoseTotals:
     )
 
 
+class DoseQuantity(StrEnum):
+    """A cumulative dose quantity with its own levels; the value is its `DoseTotals` field."""
+
+    AIR_KERMA = "air_kerma_mgy"
+    DAP = "dap_gy_cm2"
+    FLUORO_TIME = "fluoro_time_s"
+
+
+@dataclass(frozen=True, slots=True)
+class LevelScheme:
+    """The levels of one quantity: a first notification, one every `step` after it, and the
+    substantial radiation dose level (SRDL), all in the quantity's unit."""
+
+    first: float
+    step: float
+    substantial: float
+
+    def __post_init__(self) -> None:
+        if not (self.first > 0 and self.step > 0):
+            raise ValueError("dose notification levels must be positive")
+        if not self.substantial > 0:
+            raise ValueError("the substantial radiation dose level must be positive")
+
+    def levels_up_to(self, value: float) -> list[float]:
+        """Every level (notifications and the SRDL) at or below `value`, ascending."""
+        found: set[float] = set()
+        if value >= self.substantial:
+            found.add(self.substantial)
+        if value >= self.first:
+            # An absurd total (a unit error upstream) must not make millions of levels.
+            steps = min(int((value - self.first) // self.step), _MAX_STEPS)
+            for n in range(steps + 1):
+                found.add(round(self.first + n * self.step, 6))
+        return sorted(found)
+
+    def next_level(self, value: float) -> float:
+        """The lowest notification level or SRDL above `value`."""
+        candidates = [self.substantial] if self.substantial > value else []
+        if value < self.first:
+            candidates.append(self.first)
+        else:
+            steps = int((value - self.first) // self.step) + 1
+            candidates.append(round(self.first + steps * self.step, 6))
+        return min(candidates)
+
+
 @dataclass(frozen=True, slots=True)
 class DoseThresholds:
-    """Reference air kerma levels (mGy); see docs/clinical-defaults.md."""
+    """Dose levels of each quantity; sources in docs/clinical-defaults.md."""
 
     first_notification_mgy: float = 3000.0  # NCRP 168: first notification at 3 Gy
     notification_step_mgy: float = 1000.0  # NCRP 168: then every further 1 Gy
     substantial_mgy: float = 5000.0  # NCRP 168 / SIR: substantial radiation dose level
+    dap_first_gy_cm2: float = 300.0  # NCRP 168 table 4.3 (assumes a 100 cm2 field)
+    dap_step_gy_cm2: float = 100.0
+    dap_substantial_gy_cm2: float = 500.0  # SIR (Stecker 2009) / NCRP 168 SRDL
+    fluoro_first_s: float = 30 * 60.0  # NCRP 168: 30 min
+    fluoro_step_s: float = 15 * 60.0  # NCRP 168: then every 15 min
+    fluoro_substantial_s: float = 60 * 60.0  # SIR (Stecker 2009) / NCRP 168 SRDL: 60 min
 
     def __post_init__(self) -> None:
-        if not (self.first_notification_mgy > 0 and self.notification_step_mgy > 0):
-            raise ValueError("dose notification levels must be positive")
-        if not self.substantial_mgy > 0:
-            raise ValueError("the substantial radiation dose level must be positive")
+        for quantity in DoseQuantity:
+            self.scheme(quantity)  # raises ValueError on a bad level
+
+    def scheme(self, quantity: DoseQuantity) -> LevelScheme:
+        if quantity is DoseQuantity.DAP:
+            return LevelScheme(
+                self.dap_first_gy_cm2, self.dap_step_gy_cm2, self.dap_substantial_gy_cm2
+            )
+        if quantity is DoseQuantity.FLUORO_TIME:
+            return LevelScheme(self.fluoro_first_s, self.fluoro_step_s, self.fluoro_substantial_s)
+        return LevelScheme(
+            self.first_notification_mgy, self.notification_step_mgy, self.substantial_mgy
+        )
 
     def levels_up_to(self, air_kerma_mgy: float) -> list[float]:
-        """Every level (notifications and the SRDL) at or below `air_kerma_mgy`, ascending."""
-        found: set[float] = set()
-        if air_kerma_mgy >= self.substantial_mgy:
-            found.add(self.substantial_mgy)
-        if air_kerma_mgy >= self.first_notification_mgy:
-            steps = int((air_kerma_mgy - self.first_notification_mgy) // self.notification_step_mgy)
-            # An absurd total (a unit error upstream) must not make millions of levels.
-            steps = min(steps, _MAX_STEPS)
-            for n in range(steps + 1):
-                found.add(round(self.first_notification_mgy + n * self.notification_step_mgy, 6))
-        return sorted(found)
+        """Every air kerma level (notifications and the SRDL) at or below `air_kerma_mgy`."""
+        return self.scheme(DoseQuantity.AIR_KERMA).levels_up_to(air_kerma_mgy)
 
 
 def next_level_mgy(air_kerma_mgy: float, thresholds: DoseThresholds) -> float:
     """The lowest notification level or SRDL above `air_kerma_mgy` (what the board shows the
     dose against)."""
-    first = thresholds.first_notification_mgy
-    candidates = [thresholds.substantial_mgy] if thresholds.substantial_mgy > air_kerma_mgy else []
-    if air_kerma_mgy < first:
-        candidates.append(first)
-    else:
-        steps = int((air_kerma_mgy - first) // thresholds.notification_step_mgy) + 1
-        candidates.append(round(first + steps * thresholds.notification_step_mgy, 6))
-    return min(candidates)
+    return thresholds.scheme(DoseQuantity.AIR_KERMA).next_level(air_kerma_mgy)
+
+
+_UNIT = {DoseQuantity.AIR_KERMA: "Gy", DoseQuantity.DAP: "Gy·cm²", DoseQuantity.FLUORO_TIME: "min"}
+_KIND = {DoseQuantity.AIR_KERMA: "", DoseQuantity.DAP: "dap_", DoseQuantity.FLUORO_TIME: "fluoro_"}
+
+
+def _shown(quantity: DoseQuantity, value: float, *, decimals: int = 0) -> float:
+    """A value in the unit people read: Gy for air kerma, minutes for fluoroscopy time."""
+    if quantity is DoseQuantity.AIR_KERMA:
+        return value / 1000
+    if quantity is DoseQuantity.FLUORO_TIME:
+        return value / 60
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class DoseLevel:
-    """A level the case's reference air kerma has reached."""
+    """A level a case's dose quantity has reached (in that quantity's unit)."""
 
-    threshold_mgy: float
+    threshold_mgy: float  # the threshold, in the quantity's own unit (mGy, Gy·cm², s)
     substantial: bool
+    quantity: DoseQuantity = DoseQuantity.AIR_KERMA
 
     @property
     def kind(self) -> str:
-        gy = f"{self.threshold_mgy / 1000:g}"
-        return f"dose_srdl_{gy}gy" if self.substantial else f"dose_{gy}gy"
+        shown = f"{_shown(self.quantity, self.threshold_mgy):g}"
+        unit = {"Gy": "gy", "Gy·cm²": "gycm2", "min": "min"}[_UNIT[self.quantity]]
+        srdl = "srdl_" if self.substantial else ""
+        return f"dose_{_KIND[self.quantity]}{srdl}{shown}{unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +245,18 @@ def levels_reached(
     *,
     announced_mgy: Iterable[float],
     thresholds: DoseThresholds,
+    quantity: DoseQuantity = DoseQuantity.AIR_KERMA,
 ) -> DoseLevelsReached:
-    """The levels at or below `air_kerma_mgy` not announced before.
+    """The levels of `quantity` (reference air kerma unless said) at or below the value
+    `air_kerma_mgy` not announced before.
 
     Of the notification levels passed now only the highest is announced; the SRDL is always
     announced on its own when passed (it replaces a notification at the same level).
     """
+    scheme = thresholds.scheme(quantity)
     done = {round(v, 6) for v in announced_mgy}
-    new = [lv for lv in thresholds.levels_up_to(air_kerma_mgy) if round(lv, 6) not in done]
-    passed = tuple(DoseLevel(lv, substantial=lv == thresholds.substantial_mgy) for lv in new)
+    new = [lv for lv in scheme.levels_up_to(air_kerma_mgy) if round(lv, 6) not in done]
+    passed = tuple(DoseLevel(lv, lv == scheme.substantial, quantity) for lv in new)
     notifications = [lv for lv in passed if not lv.substantial]
     substantial = [lv for lv in passed if lv.substantial]
     announce = list(substantial)
@@ -201,6 +265,13 @@ def levels_reached(
         if not substantial or top.threshold_mgy > substantial[0].threshold_mgy:
             announce.insert(0, top)
     return DoseLevelsReached(passed=passed, announce=tuple(announce))
+
+
+_WHAT = {
+    DoseQuantity.AIR_KERMA: "reference air kerma",
+    DoseQuantity.DAP: "kerma-area product (DAP)",
+    DoseQuantity.FLUORO_TIME: "fluoroscopy time",
+}
 
 
 def dose_alarm(
@@ -212,19 +283,26 @@ def dose_alarm(
     at: datetime,
 ) -> AlarmRaised:
     """The alarm announcing `level` for a case; its id is stable per case and level."""
-    gy = totals.air_kerma_mgy / 1000
+    quantity = level.quantity
+    unit, what = _UNIT[quantity], _WHAT[quantity]
+    value = _shown(quantity, getattr(totals, quantity.value))
+    threshold = _shown(quantity, level.threshold_mgy)
+    shown = f"{value:.1f} {unit}" if quantity is not DoseQuantity.AIR_KERMA else f"{value:.2f} Gy"
     if level.substantial:
         message = (
-            f"Substantial radiation dose level reached: reference air kerma {gy:.2f} Gy"
-            f" (SRDL {level.threshold_mgy / 1000:g} Gy). Skin follow-up needed."
+            f"Substantial radiation dose level reached: {what} {shown}"
+            f" (SRDL {threshold:g} {unit}). Skin follow-up needed."
+            if quantity is DoseQuantity.AIR_KERMA
+            else f"Substantial radiation dose level reached: {what} {shown}"
+            f" (SRDL {threshold:g} {unit}). Consider skin follow-up."
         )
         priority = Priority.HIGH
     else:
-        message = (
-            f"Radiation dose notification: reference air kerma {gy:.2f} Gy"
-            f" (level {level.threshold_mgy / 1000:g} Gy)."
-        )
+        message = f"Radiation dose notification: {what} {shown} (level {threshold:g} {unit})."
         priority = Priority.MEDIUM
+    rule = "dose_srdl" if level.substantial else "dose_notification"
+    if quantity is not DoseQuantity.AIR_KERMA:
+        rule = f"{rule}.{quantity.value}"
     return AlarmRaised(
         alarm_id=f"{case_id}-{level.kind}",
         room=room,
@@ -234,11 +312,18 @@ def dose_alarm(
         priority=priority,
         message=message,
         source=AlarmSource(
-            rule="dose_srdl" if level.substantial else "dose_notification",
-            parameter="reference_air_kerma_mgy",
+            rule=rule,
+            parameter=(
+                "reference_air_kerma_mgy" if quantity is DoseQuantity.AIR_KERMA else quantity.value
+            ),
             evidence=(
                 ("air_kerma_mgy", totals.air_kerma_mgy),
-                ("threshold_mgy", level.threshold_mgy),
+                (
+                    "threshold_mgy"
+                    if quantity is DoseQuantity.AIR_KERMA
+                    else f"threshold_{quantity.value}",
+                    level.threshold_mgy,
+                ),
                 ("dap_gy_cm2", totals.dap_gy_cm2),
                 ("fluoro_time_s", totals.fluoro_time_s),
             ),

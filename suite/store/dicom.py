@@ -67,15 +67,20 @@ class DicomDoseReportRow(SQLModel, table=True):
 
 
 class DoseLevelAnnouncedRow(SQLModel, table=True):
-    """A reference air kerma level already announced for a case (never twice)."""
+    """A dose level already announced for a case (never twice): reference air kerma, DAP or
+    fluoroscopy time (`quantity`, a `suite.domain.dose.DoseQuantity`; the threshold is in
+    that quantity's unit despite the column's name)."""
 
     __tablename__ = "dicom_dose_levels"
-    __table_args__ = (UniqueConstraint("case_id", "threshold_mgy", name="uq_dicom_dose_level"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "quantity", "threshold_mgy", name="uq_dicom_dose_level"),
+    )
 
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
     case_id: str = Field(max_length=64, index=True)
+    quantity: str = Field(default="air_kerma_mgy", max_length=16)
     threshold_mgy: float
     air_kerma_mgy: float
     announced_at: datetime = utc_column()

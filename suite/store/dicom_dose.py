@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from suite.domain.dose import DoseReport, DoseSource
+from suite.domain.dose import DoseQuantity, DoseReport, DoseSource
 from suite.store.database import AfterCommit, Database
 from suite.store.dicom import DicomDoseReportRow, DoseLevelAnnouncedRow
 
@@ -21,7 +21,14 @@ class CaseDose:
 
     reports: list[DoseReport]
     announced_mgy: set[float]
-    """The thresholds (mGy) already announced for the case."""
+    """The reference air kerma thresholds (mGy) already announced for the case."""
+    announced: dict[DoseQuantity, set[float]] | None = None
+    """Every quantity's thresholds already announced (air kerma included)."""
+
+    def announced_of(self, quantity: DoseQuantity) -> set[float]:
+        if quantity is DoseQuantity.AIR_KERMA:
+            return self.announced_mgy
+        return (self.announced or {}).get(quantity, set())
 
 
 async def save_report(
@@ -89,14 +96,14 @@ async def case_dose(db: Database, case_id: str) -> CaseDose:
             )
             for r in rows
         ]
-        announced = set(
-            await session.exec(
-                select(DoseLevelAnnouncedRow.threshold_mgy).where(
-                    col(DoseLevelAnnouncedRow.case_id) == case_id
-                )
+        announced: dict[DoseQuantity, set[float]] = {q: set() for q in DoseQuantity}
+        for quantity, threshold in await session.exec(
+            select(DoseLevelAnnouncedRow.quantity, DoseLevelAnnouncedRow.threshold_mgy).where(
+                col(DoseLevelAnnouncedRow.case_id) == case_id
             )
-        )
-        return CaseDose(reports, announced)
+        ):
+            announced.setdefault(DoseQuantity(quantity), set()).add(threshold)
+        return CaseDose(reports, announced[DoseQuantity.AIR_KERMA], announced)
 
     async with db.session() as session:
         return await read(session)
@@ -110,9 +117,10 @@ async def announce_levels(
     air_kerma_mgy: float,
     at: datetime,
     after_commit: AfterCommit | None = None,
+    quantity: DoseQuantity = DoseQuantity.AIR_KERMA,
 ) -> None:
-    """Record levels as announced for the case (never twice: a unique key per case and
-    threshold); `after_commit` runs once they are durable."""
+    """Record levels of `quantity` as announced for the case (never twice: a unique key per
+    case, quantity and threshold); `after_commit` runs once they are durable."""
     levels = tuple(thresholds_mgy)
 
     async def job(session: AsyncSession) -> None:
@@ -120,6 +128,7 @@ async def announce_levels(
             session.add(
                 DoseLevelAnnouncedRow(
                     case_id=case_id,
+                    quantity=quantity.value,
                     threshold_mgy=threshold,
                     air_kerma_mgy=air_kerma_mgy,
                     announced_at=at,

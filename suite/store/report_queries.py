@@ -61,6 +61,7 @@ async def dose_levels(session: AsyncSession, case_id: str) -> list[AnnouncedLeve
     query = (
         select(DoseLevelAnnouncedRow)
         .where(DoseLevelAnnouncedRow.case_id == case_id)
+        .where(DoseLevelAnnouncedRow.quantity == "air_kerma_mgy")
         .order_by(col(DoseLevelAnnouncedRow.threshold_mgy))
     )
     return [

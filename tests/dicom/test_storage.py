@@ -14,9 +14,11 @@ from adapters.dicom import sop
 from adapters.dicom.uids import study_uid_for_case
 from suite.domain import commands as c
 from suite.domain.alarms.model import AlarmRaised, Priority
+from suite.domain.dose import DoseQuantity
 from suite.domain.envelope import Source
 from suite.domain.errors import GuardError
 from suite.domain.values import ImagingModality, ImagingResult, Procedure
+from suite.store import dicom_dose
 from suite.store.dicom import DicomInstanceRow
 from tests.dicom import samples
 from tests.dicom.conftest import AE_TITLE, MODALITY_AE, RunningScp, eventually, run_dcmtk
@@ -266,3 +268,45 @@ def test_the_service_runs_the_dicom_adapter_when_enabled(tmp_path: Path) -> None
         ctx = ServiceContext(settings=settings, db=db, bus=bus, cases=cases)
         names = [component.name for component in build_components(ctx)]
         assert ("dicom" in names) is enabled
+
+
+@pytest.mark.asyncio
+async def test_dap_and_fluoroscopy_time_notices_cross_each_level_once(
+    scp: RunningScp, tmp_path: Path
+) -> None:
+    case_id = await start_case(scp)
+    # 350 Gy·cm² and 31.7 min: past the first DAP and fluoroscopy levels, air kerma below 3 Gy.
+    first = samples.rdsr(air_kerma_gy=1.0, dap_gy_m2=0.035, fluoro_time_s=1900)
+    await storescu(scp, samples.save(first, tmp_path / "first.dcm"))
+    await eventually(lambda: scp.cases.get(case_id).dose, what="the first dose")
+    early = [a for a in await eventually(scp.drain_alarms) if isinstance(a, AlarmRaised)]
+    assert [(a.kind, a.priority, a.case_id, a.room) for a in early] == [
+        ("dose_dap_300gycm2", Priority.MEDIUM, case_id, "IR1"),
+        ("dose_fluoro_30min", Priority.MEDIUM, case_id, "IR1"),
+    ]
+    assert "kerma-area product (DAP) 350.0 Gy·cm² (level 300 Gy·cm²)" in early[0].message
+    assert "fluoroscopy time 31.7 min (level 30 min)" in early[1].message
+
+    # 520 Gy·cm² passes 400 and the DAP substantial level (500) at once: one SRDL notice.
+    final = samples.rdsr(
+        air_kerma_gy=1.2, dap_gy_m2=0.052, fluoro_time_s=2800, study_uid=first.StudyInstanceUID
+    )
+    scp.clock.advance(timedelta(minutes=5).total_seconds())
+    await storescu(scp, samples.save(final, tmp_path / "final.dcm"))
+    await eventually(lambda: scp.cases.get(case_id).dose.dap_gy_cm2 > 500, what="the final dose")
+    later = [a for a in await eventually(scp.drain_alarms) if isinstance(a, AlarmRaised)]
+    assert [(a.kind, a.priority) for a in later] == [
+        ("dose_dap_srdl_500gycm2", Priority.HIGH),
+        ("dose_fluoro_45min", Priority.MEDIUM),
+    ]
+    # The skin follow-up task stays with the reference air kerma SRDL (not reached here).
+    assert [n for n in scp.cases.get(case_id).notes if n.kind == "follow_up_task"] == []
+
+    # Every level passed is recorded with its quantity, so none is announced twice (also
+    # across a restart); the same report again announces nothing.
+    stored = await dicom_dose.case_dose(scp.db, case_id)
+    assert stored.announced_mgy == set()
+    assert stored.announced_of(DoseQuantity.DAP) == {300.0, 400.0, 500.0}
+    assert stored.announced_of(DoseQuantity.FLUORO_TIME) == {1800.0, 2700.0}
+    await storescu(scp, tmp_path / "final.dcm")
+    assert scp.drain_alarms() == []
