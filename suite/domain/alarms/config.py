@@ -89,6 +89,39 @@ class EmbolismConfig:
     priority: Priority = Priority.HIGH
 
 
+@dataclass(frozen=True, slots=True)
+class CapnographyConfig:
+    """Capnography rules for moderate sedation (suite/domain/alarms/capnography.py).
+
+    Hypoventilation: once the room's case is sedated, the patient's EtCO2 baseline is the
+    median of the valid EtCO2 readings over the first `baseline_window_s` after sedation
+    started (at least `baseline_min_samples`). From then on the EtCO2 high limit in force
+    (configured, per phase, or a nurse's adjustment) alarms only when EtCO2 is also more than
+    `hypoventilation_rise_mmhg` above that baseline; before a baseline exists the plain high
+    limit applies.
+
+    Apnea: while a capnograph is connected (a monitor that sent a valid EtCO2 reading, is
+    online and still sending), no breath for `apnea_s` raises "apnea". A breath is a sample
+    with EtCO2 at or above `no_breath_etco2_mmhg` and no respiration rate of 0.
+    """
+
+    enabled: bool = True
+    baseline_window_s: float = 120.0
+    baseline_min_samples: int = 3
+    hypoventilation_rise_mmhg: float = 10.0
+    apnea_s: float = 20.0
+    no_breath_etco2_mmhg: float = 5.0
+    apnea_priority: Priority = Priority.HIGH
+
+    def __post_init__(self) -> None:
+        for name in ("baseline_window_s", "hypoventilation_rise_mmhg", "apnea_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise InvalidValue(f"capnography setting {name} must be a number > 0")
+        if self.baseline_min_samples < 1 or not self.no_breath_etco2_mmhg >= 0:
+            raise InvalidValue("capnography baseline_min_samples must be >= 1")
+
+
 def _l(low: float | None, high: float | None, pl: Priority, ph: Priority, **kw: float) -> Limit:
     return Limit(low=low, high=high, priority_low=pl, priority_high=ph, **kw)
 
@@ -189,6 +222,7 @@ class AlarmConfig:
     sample_hold_s: float = 5.0
     evidence_max: int = 10
     embolism: EmbolismConfig = field(default_factory=EmbolismConfig)
+    capnography: CapnographyConfig = field(default_factory=CapnographyConfig)
 
     def __post_init__(self) -> None:
         for name in ("stale_feed_s", "clock_skew_s", "clock_skew_delay_s", "sample_hold_s"):

@@ -4,7 +4,8 @@
      "limits": {"spo2": {"low": 92, "delay_s": 15}},
      "phase_limits": {"recovery": {"spo2": {"low": 94}}},
      "escalation_s": {"low": 300, "medium": 90, "high": null},
-     "embolism": {"window_s": 600, "spo2_drop": 4}}
+     "embolism": {"window_s": 600, "spo2_drop": 4},
+     "capnography": {"apnea_s": 30, "hypoventilation_rise_mmhg": 8}}
 
 Limits are merged over the default (or over that phase's default); every other key
 replaces the default. A misspelt key or a bad value is an InvalidValue naming it.
@@ -86,6 +87,8 @@ def config_from_mapping(data: Mapping[str, Any], *, base: AlarmConfig | None = N
             changes[key] = frozenset(_enum(Priority, p, "latching") for p in value)
         elif key == "embolism":
             changes[key] = _dataclass(base.embolism, value, "embolism")
+        elif key == "capnography":
+            changes[key] = _dataclass(base.capnography, value, "capnography")
         else:
             raise InvalidValue(f"unknown alarm setting {key!r}")
     return dataclasses.replace(base, **changes)

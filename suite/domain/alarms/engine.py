@@ -6,7 +6,8 @@ calls `tick(now=...)` about once a second, and stores / publishes what comes bac
 here reads a clock: `now` is the service's time, `VitalSample.at` the monitor's.
 
 Rules (each in its own module): physiological limits (physiological.py), technical alarms
-(technical.py), the suspected cement embolism pattern (embolism.py); lifecycle, latching
+(technical.py), the suspected cement embolism pattern (embolism.py), hypoventilation and
+apnea by capnography (capnography.py); lifecycle, latching
 and escalation in lifecycle.py; the numbers in config.py.
 """
 
@@ -16,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from suite.domain.alarms import capnography as capno
 from suite.domain.alarms import embolism as emb
+from suite.domain.alarms.capnography import ApneaRule
 from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.debounce import Debounce
 from suite.domain.alarms.embolism import EmbolismRule
@@ -69,6 +72,7 @@ class AlarmEngine:
         self._physio = PhysiologicalRules(config, self._book)
         self._technical = TechnicalRules(config, self._book)
         self._embolism = EmbolismRule(config, self._book)
+        self._apnea = ApneaRule(config, self._book)
         self._rooms: dict[str, RoomState] = {}
         self._devices: dict[str, dict[str, DeviceState]] = {}  # room -> device -> state
         self._keep_s = emb.history_keep_s(config.embolism)
@@ -89,6 +93,7 @@ class AlarmEngine:
         if sample.seq is not None:
             dev.last_seq = sample.seq
         devices = self._devices[sample.room]
+        usable_values: dict[Param, float | None] = {}
         for param, value in sample.values.items():
             quality = quality_of(self.config, param, value)
             if quality is Quality.IMPLAUSIBLE:
@@ -96,7 +101,9 @@ class AlarmEngine:
             events += self._technical.reading(
                 room, dev, param, quality, value, at=sample.at, now=now
             )
-            usable = value if quality is Quality.VALID else None
+            usable = usable_values[param] = value if quality is Quality.VALID else None
+            if param is Param.ETCO2 and usable is not None:
+                capno.take_baseline(self.config.capnography, room, dev, usable, sample.at)
             events += self._physio.feed(
                 room, dev, param, usable, at=sample.at, devices=devices, now=now
             )
@@ -105,6 +112,9 @@ class AlarmEngine:
                 room.remember(
                     param, reading, keep_s=self._keep_s, history=param in emb.BASELINE_PARAMS
                 )
+        events += self._apnea.sample(
+            room, dev, usable_values, at=sample.at, devices=devices, now=now
+        )
         events += self._embolism.evaluate(room, now_device=sample.at, now=now)
         return events
 
@@ -150,6 +160,7 @@ class AlarmEngine:
         reason = f"monitor {device} removed"
         events = self._technical.end_device(dev, now=now, reason=reason)
         events += self._physio.end_device(self._room(room), dev, devices=devices, now=now)
+        events += self._apnea.end_device(self._room(room), dev, devices=devices, now=now)
         del devices[device]
         self._room(room).devices.remove(device)
         return events
@@ -179,6 +190,7 @@ class AlarmEngine:
         if phase is not state.phase:
             state.phase = phase
             state.effective = None
+        capno.note_phase(state, now=now)
         state.injection = injection
         first = injection_started_at or (injection[1] if injection else None)
         if first is None and phase is Phase.CEMENT_INJECTION:
@@ -199,6 +211,9 @@ class AlarmEngine:
                 events += self._technical.check_stale(room, dev, now=now)
                 events += self._technical.poll(room, dev, now=now)
                 events += self._physio.poll(room, dev, devices=devices, now=now)
+                events += self._apnea.evaluate(
+                    room, dev, now_device=dev.device_time(now), devices=devices, now=now
+                )
             if room.anchor is not None:
                 events += self._embolism.evaluate(room, now_device=now, now=now)
         events += self._book.escalate(now=now)
@@ -245,6 +260,17 @@ class AlarmEngine:
         """The patient's pre-injection baseline (provisional before the first injection)."""
         state = self._rooms.get(room)
         return emb.baseline_of(self.config.embolism, state) if state else {}
+
+    def etco2_baseline(self, room: str) -> float | None:
+        """The patient's EtCO2 baseline taken after sedation started (None: not yet)."""
+        state = self._rooms.get(room)
+        return state.etco2_baseline if state else None
+
+    def capnographs(self, room: str) -> list[str]:
+        """The monitors in `room` currently counted as a connected capnograph."""
+        return sorted(
+            d for d, s in self._devices.get(room, {}).items() if s.capno_since is not None
+        )
 
     def limits(self, room: str) -> dict[Param, Limit]:
         """The limits in force in the room now (phase and patient adjustments applied)."""
@@ -306,6 +332,8 @@ class AlarmEngine:
             self._device(alarm.room, device).limit_tracker(*parsed).force(active=True)
         elif alarm.kind == emb.KIND:
             room.embolism.force(active=True)
+        elif alarm.kind == capno.APNEA and device:
+            self._device(alarm.room, device).apnea = True
         elif alarm.category is Category.TECHNICAL and device:
             self._restore_technical(self._device(alarm.room, device), alarm.kind)
         return key

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from suite.domain.alarms import capnography as capno
 from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.debounce import Change, Debounce, Signal
 from suite.domain.alarms.lifecycle import AlarmBook, Key
@@ -86,6 +87,11 @@ class PhysiologicalRules:
         events: list[AlarmEvent] = []
         for direction, tracker in zip(DIRECTIONS, dev.limit_trackers(param), strict=True):
             signal = signal_of(limit, direction, value)
+            if param is Param.ETCO2 and direction is Direction.HIGH:
+                with_baseline = capno.hypoventilation_signal(
+                    self._config.capnography, room, limit, value
+                )
+                signal = signal if with_baseline is None else with_baseline
             if signal is Signal.OFF and not tracker.active and tracker.run_since is None:
                 tracker.last_signal, tracker.last_at = signal, at  # the usual case: all well
                 continue
@@ -162,16 +168,29 @@ class PhysiologicalRules:
             why = reason or f"{info.label} back in range"
             return self._book.condition_ended(key, now=now, reason=why)
         limit = effective_limit(self._config, room, param)
+        message = _message(param, direction, limit, tracker, dev.device)
+        rule = f"limit.{param.value}.{direction.value}"
+        baseline: tuple[tuple[str, float], ...] = ()
+        if param is Param.ETCO2 and direction is Direction.HIGH:
+            value = tracker.evidence[-1][1] if tracker.evidence else None
+            hypo = capno.hypoventilation_message(room, limit, value)
+            if hypo is not None and room.etco2_baseline is not None:
+                message = f"{hypo}{_held(tracker)} (monitor {dev.device})"
+                rule, baseline = (
+                    "capnography.hypoventilation",
+                    ((param.value, room.etco2_baseline),),
+                )
         return self._book.condition_started(
             key,
             category=Category.PHYSIOLOGICAL,
             priority=limit.priority_low if direction is Direction.LOW else limit.priority_high,
-            message=_message(param, direction, limit, tracker, dev.device),
+            message=message,
             source=AlarmSource(
-                rule=f"limit.{param.value}.{direction.value}",
+                rule=rule,
                 device=dev.device,
                 parameter=param.value,
                 evidence=tuple((t.isoformat(), v) for t, v in tracker.evidence),
+                baseline=baseline,
             ),
             case_id=room.case_id,
             now=now,
@@ -187,11 +206,14 @@ def _message(
         bound, word, sign = limit.low, "low", "<"
     else:
         bound, word, sign = limit.high, "high", ">"
-    held = ""
-    if len(tracker.evidence) > 1:
-        seconds = (tracker.evidence[-1][0] - tracker.evidence[0][0]).total_seconds()
-        held = f" for {seconds:.0f} s"
     return (
-        f"{info.label} {word}: {info.format(value)} {sign} {info.format(bound)}{held} "
+        f"{info.label} {word}: {info.format(value)} {sign} {info.format(bound)}{_held(tracker)} "
         f"(monitor {device})"
     )
+
+
+def _held(tracker: Debounce) -> str:
+    if len(tracker.evidence) < 2:
+        return ""
+    seconds = (tracker.evidence[-1][0] - tracker.evidence[0][0]).total_seconds()
+    return f" for {seconds:.0f} s"

@@ -36,6 +36,13 @@ class DeviceState:
     implausible: dict[Param, Debounce] = field(default_factory=dict)
     skew: Debounce = field(default_factory=Debounce)
     adapter_kinds: set[str] = field(default_factory=set)  # technical() alarms it raised
+    # Capnography (capnography.py): device times of the first valid EtCO2 of the current
+    # connection (None: not a capnograph now), of its latest valid EtCO2 and of the latest
+    # breath; the apnea condition.
+    capno_since: datetime | None = None
+    etco2_at: datetime | None = None
+    last_breath: datetime | None = None
+    apnea: bool = False
 
     def device_time(self, now: datetime) -> datetime:
         """`now` on this device's clock, as far as its latest sample tells."""
@@ -72,6 +79,11 @@ class RoomState:
     history: dict[Param, deque[tuple[datetime, float]]] = field(default_factory=dict)
     baseline: dict[Param, float] = field(default_factory=dict)  # frozen once anchored
     embolism: Debounce = field(default_factory=Debounce)
+    # Capnography: service time sedation started, the EtCO2 readings (device time, value)
+    # the baseline is taken from, and the baseline once taken (fixed for the case).
+    sedation_at: datetime | None = None
+    etco2_window: list[tuple[datetime, float]] = field(default_factory=list)
+    etco2_baseline: float | None = None
     devices: list[str] = field(default_factory=list)
     # The limits in force (phase and patient applied), rebuilt after either changes.
     effective: dict[Param, Limit] | None = None
@@ -105,3 +117,6 @@ class RoomState:
         self.latest.clear()
         self.history.clear()
         self.embolism.break_run()
+        self.sedation_at = None
+        self.etco2_window.clear()
+        self.etco2_baseline = None
