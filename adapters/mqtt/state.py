@@ -278,6 +278,7 @@ class RoomStates:
                 for a in self.alarms.adjusted_limits(room)
             ],  # fmt: skip
             "baseline": {p.value: v for p, v in self.alarms.baseline(room).items()},
+            "capnography": self.alarms.capnography(room),
             "devices": devices,
             "alarms": [alarm_view(a) for a in self.alarms.active(room)],
             "vitals_stable_since": iso(self.alarms.vitals_stable_since(room)),

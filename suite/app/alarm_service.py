@@ -219,6 +219,14 @@ class AlarmService:
         """The patient's own baseline (for the embolism pattern), by parameter."""
         return dict(self.engine.baseline(room))
 
+    def capnography(self, room: str) -> dict[str, object]:
+        """The capnography rules' view of `room`: the monitors counted as a connected
+        capnograph and the EtCO2 baseline taken after sedation started (None: not yet)."""
+        return {
+            "capnographs": self.engine.capnographs(room),
+            "etco2_baseline": self.engine.etco2_baseline(room),
+        }
+
     @property
     def listeners(self) -> list[Callable[[str], None]]:
         """Told the room of every change (the room state marks it dirty)."""

@@ -11,6 +11,7 @@ from suite.domain.alarms.model import AlarmConditionEnded, Priority
 from suite.domain.errors import InvalidValue
 from suite.domain.values import Phase
 from tests.alarms.monitor import Room, at
+from tests.alarms.test_restore import fold
 
 
 def sedated(*, etco2: float = 44.0, until: float = 150) -> Room:
@@ -154,3 +155,18 @@ def test_a_monitor_that_stops_reporting_etco2_is_no_longer_a_capnograph() -> Non
     # Only SpO2 and HR from now on: the CO2 module was unplugged; that is not apnea.
     assert breathing_then(room, 61, 300, spo2=97, hr=70) == []
     assert room.engine.capnographs("OR1") == []
+
+
+def test_an_apnea_alarm_restored_after_a_restart_is_not_raised_again_and_ends_on_a_breath() -> None:
+    room = sedated(etco2=38)
+    breathing_then(room, 151, 180, etco2=0)
+    alarms, limits = fold(room.log)
+    again = Room()
+    again.engine.restore(alarms, limits)
+    again.kinds = dict(room.kinds)
+    again.context(200, phase=Phase.SEDATION)
+    assert again.active_kinds() == ["apnea"]
+    # Still no breath after the restart: the same alarm, not a second one.
+    assert breathing_then(again, 200, 240, etco2=0) == []
+    ended = breathing_then(again, 241, 242, etco2=35, rr=10)
+    assert [type(e) for e in ended] == [AlarmConditionEnded]

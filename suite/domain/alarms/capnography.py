@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from suite.domain.alarms.config import AlarmConfig, CapnographyConfig, Limit
 from suite.domain.alarms.debounce import Signal
@@ -118,7 +118,10 @@ class ApneaRule:
                 dev.capno_since = dev.last_breath = None  # line or sensor off
             else:
                 if dev.capno_since is None:
-                    dev.capno_since = dev.last_breath = at  # apnea is timed from connection
+                    # Apnea is timed from connection; an apnea restored after a restart holds
+                    # until a breath is seen.
+                    dev.capno_since = at
+                    dev.last_breath = at - timedelta(seconds=self._config.apnea_s * dev.apnea)
                 dev.etco2_at = at
                 rr = usable.get(Param.RR)
                 if etco2 >= self._config.no_breath_etco2_mmhg and rr != 0:
