@@ -170,3 +170,15 @@ def test_an_apnea_alarm_restored_after_a_restart_is_not_raised_again_and_ends_on
     assert breathing_then(again, 200, 240, etco2=0) == []
     ended = breathing_then(again, 241, 242, etco2=35, rr=10)
     assert [type(e) for e in ended] == [AlarmConditionEnded]
+
+
+def test_a_silent_capnograph_or_a_gap_in_its_reports_is_no_apnea() -> None:
+    # A long stale-feed time (as the demo uses) leaves the capnograph "connected" meanwhile.
+    room = Room(config=config_from_mapping({"stale_feed_s": 300}))
+    room.context(0, phase=Phase.SEDATION)
+    room.stream(0, 60, etco2=38, rr=12)
+    assert [room.tick(t) for t in range(61, 120)] == [[]] * 59  # no reports: no evidence
+    # Reports again after the gap, the first one without a breath: timed from here on.
+    assert breathing_then(room, 120, 125, etco2=2) == []
+    assert breathing_then(room, 126, 130, etco2=38, rr=12) == []
+    assert room.log == []

@@ -16,7 +16,9 @@ sources in docs/clinical-defaults.md, "Capnography"):
   EtCO2 for `AlarmConfig.stale_feed_s` (a module unplugged; no alarm for that here). While it is one, no breath for `apnea_s` (device time) raises one
   high-priority "apnea" alarm per room. A breath is a sample with EtCO2 at or above
   `no_breath_etco2_mmhg` and no respiration rate of 0. A single noisy sample neither raises
-  nor ends it: only the time since the latest breath counts. With no capnograph connected,
+  nor ends it: only the time since the latest breath counts, while the latest report shows no
+  breath, and only as far as the capnograph's EtCO2 reports show it (a report holds for `sample_hold_s`; after a longer gap
+  the time starts again: a monitor that says nothing is no evidence of apnea). With no capnograph connected,
   nothing here alarms (a silent capnograph raises the technical "stale_feed" instead: a
   silent monitor cannot be told from a silent patient).
 """
@@ -99,6 +101,7 @@ class ApneaRule:
     def __init__(self, config: AlarmConfig, book: AlarmBook) -> None:
         self._config = config.capnography
         self._stale_s = config.stale_feed_s
+        self._hold_s = config.sample_hold_s
         self._book = book
 
     def sample(
@@ -117,10 +120,14 @@ class ApneaRule:
             if etco2 is None:
                 dev.capno_since = dev.last_breath = None  # line or sensor off
             else:
-                if dev.capno_since is None:
-                    # Apnea is timed from connection; an apnea restored after a restart holds
-                    # until a breath is seen.
-                    dev.capno_since = at
+                gap = (
+                    dev.etco2_at is not None and (at - dev.etco2_at).total_seconds() > self._hold_s
+                )
+                if dev.capno_since is None or gap:
+                    # Apnea is timed from the (re)connection or the end of a gap in the
+                    # reports: silence is no evidence. An apnea already present (or restored
+                    # after a restart) holds until a breath is seen.
+                    dev.capno_since = dev.capno_since or at
                     dev.last_breath = at - timedelta(seconds=self._config.apnea_s * dev.apnea)
                 dev.etco2_at = at
                 rr = usable.get(Param.RR)
@@ -149,11 +156,16 @@ class ApneaRule:
             and dev.online
             and (now_device - dev.etco2_at).total_seconds() <= self._stale_s
         )
-        silent_s = (
-            (now_device - dev.last_breath).total_seconds()
-            if connected and dev.last_breath is not None
-            else 0.0
-        )
+        silent_s = 0.0
+        if (
+            connected
+            and dev.last_breath is not None
+            and dev.etco2_at is not None
+            and dev.etco2_at > dev.last_breath  # the latest report shows no breath
+        ):
+            # Known only as far as the latest EtCO2 report holds (as a limit's value does).
+            known = min(now_device, dev.etco2_at + timedelta(seconds=self._hold_s))
+            silent_s = (known - dev.last_breath).total_seconds()
         apneic = connected and silent_s >= self._config.apnea_s
         if apneic == dev.apnea:
             return []
