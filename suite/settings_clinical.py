@@ -42,7 +42,8 @@ class DoseSettings(BaseModel):
 class AlarmSettings(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the vital-sign alarm defaults (docs/clinical-defaults.md), e.g.
-    {"stale_feed_s": 20, "limits": {"spo2": {"low": 92, "delay_s": 15}}}."""
+    {"stale_feed_s": 20, "limits": {"spo2": {"low": 92, "delay_s": 15}},
+    "capnography": {"apnea_s": 30, "hypoventilation_rise_mmhg": 8}}."""
     tick_s: float = Field(default=1.0, gt=0, le=5)
     """How often the alarm engine checks time-based rules (stale feeds, escalation)."""
 
