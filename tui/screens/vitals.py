@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from suite.domain.alarms.parameters import Param
 from tui import labels
@@ -20,7 +20,7 @@ from tui.screens.base import ROOMS, SuiteScreen
 from tui.screens.limit_form import LimitForm
 from tui.trend_plots import TrendPlots
 from tui.views import AlarmView, Reply
-from tui.widgets import ResultLine
+from tui.widgets import ResultLine, Trend
 
 
 class VitalsScreen(SuiteScreen):
@@ -50,7 +50,7 @@ class VitalsScreen(SuiteScreen):
             for p in Param:
                 with Horizontal(classes="param", id=f"row-{p.value}"):
                     yield Static(classes="param-value", id=f"value-{p.value}")
-                    yield Sparkline([], id=f"trend-{p.value}", classes="trend")
+                    yield Trend(p.value, id=f"trend-{p.value}", classes="trend")
                     yield Static(classes="param-limits", id=f"limits-{p.value}")
         yield ResultLine(id="result")
         alarms: DataTable[Text] = DataTable(id="alarms", cursor_type="row", cell_padding=1)
@@ -95,8 +95,7 @@ class VitalsScreen(SuiteScreen):
                 if age > 30:
                     shown.append(f" {labels.duration(age)} old", style="bold")
             self.put(f"#value-{key}", shown)
-            trend = model.trend(room, key)
-            self.query_one(f"#trend-{key}", Sparkline).data = trend if len(trend) > 1 else []
+            self.query_one(f"#trend-{key}", Trend).show(model.trend(room, key))
             limit_text = Text(
                 "limits "
                 + (labels.limits(key, limit.low, limit.high) if limit else "not published")
