@@ -13,6 +13,7 @@ import aiomqtt
 import pytest
 
 from suite.store import alarms as alarm_store
+from suite.store.audit_trail import audit_trail
 from tests.tui.conftest import shows, until, words
 from tests.tui.running_service import (
     FAST_ALARMS,
@@ -82,6 +83,10 @@ async def test_silence_pauses_the_selected_alarm_not_the_one_that_arrived_above_
             async with service.ctx.db.session() as session:
                 hr_events = await alarm_store.events_for(session, alarm_id=hr.alarm_id)
                 spo2_events = await alarm_store.events_for(session, alarm_id=spo2.alarm_id)
+                audit = await audit_trail(session, user="nurse1")
+    assert [(a.action, a.subject) for a in audit] == [
+        ("alarm_audio_paused", f"alarm {hr.alarm_id} in IR1")
+    ]
     paused = [x for x in hr_events if x.event == "audio_paused"]
     assert [(x.user, x.case_id) for x in paused] == [("nurse1", case_id)]
     until_at = datetime.fromisoformat(paused[0].payload["audio_paused_until"])
