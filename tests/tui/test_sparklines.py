@@ -3,6 +3,7 @@ a real change fills the height, a missing value is a gap (never the lowest block
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,12 @@ import pytest
 from tests.tui.conftest import make_app, ready, shows, until
 from tests.tui.suite_data import NOW, iso, suite_states
 from tui.fake_client import FakeSuiteClient
+from tui.model import SuiteModel
 from tui.sparkline import BLOCKS, GAP, MIN_SPAN, render
+from tui.views import VitalsReading
+from tui.wall.render import fragment
 from tui.widgets import Trend
+from tui.wire import decode_state
 
 
 def test_noise_within_the_minimum_span_is_drawn_flat() -> None:
@@ -63,3 +68,18 @@ async def test_the_vitals_screen_draws_noise_flat_and_a_missing_nibp_as_a_gap() 
         drawn = nibp_line.rstrip()
         assert GAP * 10 in drawn and drawn.strip(GAP) != drawn.replace(GAP, "")
         assert BLOCKS[0] not in drawn
+
+
+def test_the_wall_display_breaks_its_trend_at_a_missing_value() -> None:
+    model = SuiteModel()
+    state = decode_state("IR1", json.dumps(suite_states()["IR1"]).encode())
+    assert state is not None
+    model.apply_state(state)
+    for i in range(6):
+        value = None if i in (2, 3) else 120.0
+        at = NOW - timedelta(seconds=10 - i)
+        model.apply_reading(VitalsReading("IR1", "mon-1", at, {"nibp_sys": value}))
+    html = fragment(model, NOW, None)
+    row = html[html.index("NIBP sys") :]
+    svg = row[row.index("<svg") : row.index("</svg>")]
+    assert svg.count("<polyline") == 2  # before the gap and after it, nothing drawn across
