@@ -44,7 +44,7 @@ class FakeSuiteClient(InboxStreams):
             {
                 "user": user,
                 "role": "technologist",
-                "actions": ["log_step", "ack_alarm", "adjust_limit", "schedule_case", "resync",
+                "actions": ["log_step", "ack_alarm", "silence_alarm", "adjust_limit", "schedule_case", "resync",
                             "hl7_replay", "dicom_assign", "whoami"],
                 "steps": list(STEPS),
                 "drugs": [{"drug": d, "unit": u} for d, u in DEFAULT_SEDATION_DRUGS],

@@ -154,10 +154,16 @@ class AssociationRow:
     outcome: str  # open / released / aborted / rejected / closed
     asked: str  # "C-STORE 3, C-ECHO 1"
     refused: str  # "C-STORE 0xA700 1"
+    # (SOP Instance UID, SOP class, status answered: "success", "0xA700", "" not answered)
+    stored: tuple[tuple[str, str, str], ...] = ()
+    queried: str = ""  # "Modality Worklist Information Model - FIND 2"
 
     @property
     def problem(self) -> bool:
         return bool(self.refused) or self.outcome in ("aborted", "rejected")
+
+    def label(self) -> str:
+        return f"association from {self.calling_ae or '?'} at {self.address or '?'}"
 
 
 def _counts(value: Any) -> str:
@@ -177,9 +183,20 @@ def associations(dicom: Mapping[str, Any] | None) -> list[AssociationRow]:
             _s(m.get("outcome")),
             _counts(m.get("asked")),
             _counts(m.get("refused")),
+            tuple(
+                (_s(i.get("sop_instance_uid")), _s(i.get("sop_class")), _s(i.get("status")))
+                for i, _ in jr.objects(m.get("stored"), f"{w}.stored")
+            ),
+            _counts(m.get("queried")),
         )  # fmt: skip
         for m, w in jr.objects(listed, "dicom.associations.recent")
     ]
+
+
+def shown_associations(rows: list[AssociationRow], how: str) -> list[AssociationRow]:
+    """The associations a filter shows: "problems" only the aborted, rejected or refused
+    ones; every other filter all of them (associations are all calls to the service)."""
+    return [r for r in rows if r.problem] if how == "problems" else rows
 
 
 def segments(raw: str, width: int) -> list[str]:

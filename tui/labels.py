@@ -6,6 +6,7 @@ monochrome terminal loses nothing.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, tzinfo
 
 from rich.text import Text
@@ -88,6 +89,15 @@ def alarm_state(alarm: AlarmView, tz: tzinfo | None) -> str:
     if not alarm.condition_active:
         return "ENDED, ACK NEEDED"
     return "ACTIVE"
+
+
+def audio_paused(alarm: AlarmView, now: datetime) -> str:
+    """ "audio paused 1:59" (the time left, by the service's clock `now`); "" when not."""
+    until = alarm.audio_paused_until
+    if until is None or now >= until:
+        return ""
+    left = math.ceil((until - now).total_seconds())
+    return f"audio paused {left // 60}:{left % 60:02d}"
 
 
 def alarm_line(alarm: AlarmView, tz: tzinfo | None, *, room: bool = True) -> Text:

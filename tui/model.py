@@ -48,7 +48,8 @@ class SuiteModel:
         self.rooms: dict[str, RoomState] = {}
         self.alarms: dict[str, AlarmView] = {}
         self.alarm_log: deque[AlarmUpdate] = deque(maxlen=200)
-        self.trends: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+        # The sparklines' last samples; None is a sample without the value (drawn as a gap).
+        self.trends: dict[tuple[str, str], list[tuple[datetime, float | None]]] = {}
         self.link: ConnectionStatus | None = None
         self.service: ServiceStatus | None = None
         self.stale_since: datetime | None = None
@@ -131,9 +132,10 @@ class SuiteModel:
         newer = known is None or known.at is None or at is None or at > known.at
         if newer:
             self._current[key] = Current(value, at, device)
-        if value is None or at is None:
+        if at is None:
             return
-        self.history.add(room, param, at, value)  # the trend plots over the case
+        if value is not None:
+            self.history.add(room, param, at, value)  # the trend plots over the case
         trend = self.trends.get(key)
         if trend is None:
             trend = self.trends[key] = []
@@ -157,7 +159,7 @@ class SuiteModel:
     def current(self, room: str, param: str) -> Current | None:
         return self._current.get((room, param))
 
-    def trend(self, room: str, param: str) -> list[float]:
+    def trend(self, room: str, param: str) -> list[float | None]:
         return [v for _, v in self.trends.get((room, param), ())]
 
     def active_alarms(self, room: str | None = None) -> list[AlarmView]:

@@ -91,6 +91,8 @@ class AlarmView:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     cleared_at: datetime | None = None
+    audio_paused_by: str | None = None
+    audio_paused_until: datetime | None = None  # service time its sound comes back
 
     @property
     def needs_ack(self) -> bool:

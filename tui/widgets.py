@@ -3,12 +3,13 @@ to the last command."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.widgets import Static
 
-from tui import labels
+from tui import labels, sparkline
 from tui.client import OFFLINE, TIMEOUT
 from tui.model import SuiteModel
 from tui.views import Link, Reply
@@ -112,3 +113,27 @@ class ResultLine(Static):
 
     def problem(self, message: str) -> None:
         self._show(Text(f"NOT SENT: {message}", style="bold"), refused=True)
+
+
+class Trend(Static):
+    """A sparkline of one parameter; `show` draws the latest samples at the widget's width."""
+
+    def __init__(
+        self, param: str, *, spans: Mapping[str, float] = sparkline.MIN_SPAN, **kwargs: object
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.param = param
+        self.min_span = spans.get(param, 0.0)
+        self.values: list[float | None] = []
+
+    def show(self, values: Sequence[float | None]) -> None:
+        self.values = list(values)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        width = self.size.width or 40
+        line = sparkline.render(self.values, width, self.min_span) if len(self.values) > 1 else ""
+        self.update(Text(line, style="cyan", no_wrap=True))

@@ -26,6 +26,8 @@ def alarm_view(data: Mapping[str, Any], where: str = "alarm") -> AlarmView:
         acknowledged_by=data.get("acknowledged_by") or None,
         acknowledged_at=jr.time(data.get("acknowledged_at"), f"{where}.acknowledged_at"),
         cleared_at=jr.time(data.get("cleared_at"), f"{where}.cleared_at"),
+        audio_paused_by=data.get("audio_paused_by") or None,
+        audio_paused_until=jr.time(data.get("audio_paused_until"), f"{where}.audio_paused_until"),
     )
 
 

@@ -1,6 +1,7 @@
 """The latest DICOM associations for IT (the `dicom.associations.recent` of the service status):
 who called, from where, when, what they asked (C-STORE, C-ECHO, C-FIND, N-CREATE, N-SET), what
-was refused, and how it ended. Bounded (the latest `keep`); fed from pynetdicom's notification
+was refused, how it ended, and for the IT detail view the instances stored (SOP Instance UID,
+class, the status answered) and the information models queried (worklist, study root). Bounded (the latest `keep`); fed from pynetdicom's notification
 events on the association threads, read from the event loop, hence the lock.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydicom.uid import UID
 from pynetdicom import evt
 from pynetdicom.events import Event
 
@@ -28,6 +30,10 @@ class AssociationRecord:
     outcome: str = "open"  # open / released / aborted / rejected / closed
     asked: Counter[str] = field(default_factory=Counter)  # "C-STORE" -> 3
     refused: Counter[str] = field(default_factory=Counter)  # "C-STORE 0xA700" -> 1
+    # SOP Instance UID -> [SOP class name, status answered ("" until answered)], the first
+    # `STORED_KEPT` of the association.
+    stored: dict[str, list[str]] = field(default_factory=dict)
+    queried: Counter[str] = field(default_factory=Counter)  # information model -> C-FINDs
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,7 +44,25 @@ class AssociationRecord:
             "outcome": self.outcome,
             "asked": dict(self.asked),
             "refused": dict(self.refused),
+            "stored": [
+                {"sop_instance_uid": uid, "sop_class": sop_class, "status": status}
+                for uid, (sop_class, status) in self.stored.items()
+            ],
+            "queried": dict(self.queried),
         }
+
+
+STORED_KEPT = 50  # instances listed per association (a study can be thousands)
+
+
+def _class_name(uid: object) -> str:
+    """ "Modality Worklist Information Model - FIND" for its UID; the UID when unknown."""
+    text = str(uid or "").strip()
+    return UID(text).name if text else "?"
+
+
+def _status(code: int) -> str:
+    return "success" if code == 0 else f"0x{code:04X}"
 
 
 def _operation(message: object) -> str:
@@ -103,19 +127,35 @@ class AssociationLog:
         self._closed.append(record)
 
     def _received(self, event: Event) -> None:
-        name = type(event.message).__name__
-        if name.endswith("_RQ"):
-            with self._lock:
-                self._record(event).asked[_operation(event.message)] += 1
+        message = event.message
+        name = type(message).__name__
+        if not name.endswith("_RQ"):
+            return
+        command = getattr(message, "command_set", None)
+        sop_class = _class_name(getattr(command, "AffectedSOPClassUID", ""))
+        with self._lock:
+            record = self._record(event)
+            record.asked[_operation(message)] += 1
+            if name == "C_STORE_RQ" and len(record.stored) < STORED_KEPT:
+                uid = str(getattr(command, "AffectedSOPInstanceUID", "") or "?")
+                record.stored[uid] = [sop_class, ""]
+            elif name == "C_FIND_RQ":
+                record.queried[sop_class] += 1
 
     def _sent(self, event: Event) -> None:
         message = event.message
         if not type(message).__name__.endswith("_RSP"):
             return
-        code = getattr(getattr(message, "command_set", None), "Status", 0) or 0
-        if int(code) not in (0x0000, 0xFF00, 0xFF01):  # success and pending
-            with self._lock:
-                self._record(event).refused[f"{_operation(message)} 0x{int(code):04X}"] += 1
+        command = getattr(message, "command_set", None)
+        code = int(getattr(command, "Status", 0) or 0)
+        with self._lock:
+            found = self._open.get(id(event.assoc))
+            if found is not None and type(message).__name__ == "C_STORE_RSP":
+                uid = str(getattr(command, "AffectedSOPInstanceUID", "") or "?")
+                if uid in found.stored:
+                    found.stored[uid][1] = _status(code)
+            if code not in (0x0000, 0xFF00, 0xFF01):  # success and pending
+                self._record(event).refused[f"{_operation(message)} 0x{code:04X}"] += 1
 
     def recent(self) -> list[dict[str, Any]]:
         """Open associations, then the latest closed ones, newest first."""

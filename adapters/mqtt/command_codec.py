@@ -78,6 +78,8 @@ def to_request(command: CommandRequest) -> rq.Request:
         )
     if action == "ack_alarm":
         return rq.AcknowledgeAlarm(_text(body, "alarm_id", action=action))
+    if action == "silence_alarm":
+        return rq.SilenceAlarm(_text(body, "alarm_id", action=action))
     if action == "adjust_limit":
         reason = body.get("reason")
         return rq.AdjustLimit(

@@ -40,6 +40,7 @@ from suite.app.requests import (
     Request,
     Resync,
     ScheduleCase,
+    SilenceAlarm,
     StepLogged,
     WhoAmI,
     WriteReport,
@@ -81,6 +82,8 @@ class AlarmActions(Protocol):
     rooms: list[str]
 
     async def acknowledge(self, alarm_id: str, *, user: str) -> Alarm: ...
+
+    async def pause_audio(self, alarm_id: str, *, user: str) -> Alarm: ...
 
     async def adjust_limit(
         self,
@@ -137,6 +140,8 @@ class Actions:
                 return {"case_id": await self.schedule_case(caller, request)}
             case AcknowledgeAlarm():
                 return alarm_view(await self.acknowledge_alarm(caller, request))
+            case SilenceAlarm():
+                return alarm_view(await self.silence_alarm(caller, request))
             case AdjustLimit():
                 return await self.adjust_limit(caller, request)
             case ReplayMessage():
@@ -259,6 +264,16 @@ class Actions:
                 return await alarms.acknowledge(request.alarm_id, user=caller.user)
         except TimeoutError:
             raise StoreError("the acknowledgement was not stored in time") from None
+
+    async def silence_alarm(self, caller: Caller, request: SilenceAlarm) -> Alarm:
+        """Pause the alarm's audio; stored as an `audio_paused` alarm event (the audit trail:
+        who, when, until when) before the answer."""
+        alarms = self._alarm_service("silencing an alarm")
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                return await alarms.pause_audio(request.alarm_id, user=caller.user)
+        except TimeoutError:
+            raise StoreError("the silence was not stored in time") from None
 
     async def adjust_limit(self, caller: Caller, request: AdjustLimit) -> dict[str, Any]:
         alarms = self._alarm_service("changing a limit")

@@ -24,6 +24,7 @@ from suite.bus import Bus
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,
+    AlarmAudioPaused,
     AlarmCleared,
     AlarmConditionEnded,
     AlarmConditionReturned,
@@ -202,7 +203,7 @@ class AlarmJournal:
                 self._recently_cleared.popitem(last=False)
         alarm.history.clear()  # the log is in the store; keep memory flat
         payload = event_payload(event, alarm, case_id=alarm.case_id)
-        user = event.user if isinstance(event, AlarmAcknowledged) else None
+        user = event.user if isinstance(event, AlarmAcknowledged | AlarmAudioPaused) else None
         record = self._record(event, alarm.case_id, payload, user=user)
         return record, (alarm, tracked.origin, tracked.ended_at)
 

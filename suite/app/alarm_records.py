@@ -14,6 +14,7 @@ from suite.clock import iso
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,
+    AlarmAudioPaused,
     AlarmCleared,
     AlarmConditionEnded,
     AlarmConditionReturned,
@@ -27,6 +28,7 @@ EVENT_NAMES: dict[type[AlarmEvent], str] = {
     AlarmRaised: "raised",
     AlarmEscalated: "escalated",
     AlarmAcknowledged: "acknowledged",
+    AlarmAudioPaused: "audio_paused",
     AlarmConditionEnded: "condition_ended",
     AlarmConditionReturned: "condition_returned",
     AlarmCleared: "cleared",
@@ -55,6 +57,8 @@ def alarm_view(alarm: Alarm) -> dict[str, Any]:
         "acknowledged_by": alarm.acknowledged_by,
         "acknowledged_at": iso(alarm.acknowledged_at),
         "cleared_at": iso(alarm.cleared_at),
+        "audio_paused_by": alarm.audio_paused_by,
+        "audio_paused_until": iso(alarm.audio_paused_until),
         "source": {
             "rule": alarm.source.rule,
             "device": alarm.source.device,
@@ -76,7 +80,7 @@ def event_payload(event: AlarmEvent, alarm: Alarm | None, *, case_id: str | None
         room=event.room,
         case_id=case_id,
     )
-    if isinstance(event, AlarmAcknowledged):
+    if isinstance(event, AlarmAcknowledged | AlarmAudioPaused):
         payload["user"] = event.user
     elif isinstance(event, AlarmCleared):
         payload["reason"] = event.reason

@@ -27,7 +27,7 @@ from suite.bus import Bus
 from suite.domain import events as e
 from suite.domain.alarms.config import AlarmConfig, Limit
 from suite.domain.alarms.engine import AlarmEngine, VitalSample
-from suite.domain.alarms.errors import AlarmAlreadyCleared
+from suite.domain.alarms.errors import AlarmAlreadyCleared, UnknownAlarm
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,
@@ -36,6 +36,7 @@ from suite.domain.alarms.model import (
     AlarmState,
     LimitAdjusted,
     Priority,
+    pause_audio,
 )
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.case import Case
@@ -175,6 +176,21 @@ class AlarmService:
             AlarmAcknowledged(alarm.alarm_id, alarm.room, now, user=user),
             AlarmCleared(alarm.alarm_id, alarm.room, now, reason=f"acknowledged by {user}"),
         ]
+
+    async def pause_audio(self, alarm_id: str, *, user: str) -> Alarm:
+        """Silence an open alarm's audio for the configured `audio_pause_s`; returns its view
+        once the pause is stored (and so in the audit trail). The alarm stays open and, if it
+        was, unacknowledged. Raises `UnknownAlarm` / `AlarmAlreadyCleared`."""
+        journal = self.journal
+        found, origin = journal.get(alarm_id), journal.origin_of(alarm_id)
+        if found is None:
+            raise UnknownAlarm(f"there is no alarm {alarm_id}")
+        seconds = self.engine.config.audio_pause_s
+        event = pause_audio(found, user=user, now=self.clock(), seconds=seconds)  # cleared?
+        await journal.emit_and_wait([event], origin or ENGINE)
+        alarm = journal.get(alarm_id)
+        assert alarm is not None
+        return alarm
 
     async def adjust_limit(
         self,

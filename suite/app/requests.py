@@ -63,6 +63,13 @@ class AcknowledgeAlarm:
 
 
 @dataclass(frozen=True, slots=True)
+class SilenceAlarm:
+    """Pause an alarm's audio for the configured time (IEC 60601-1-8 AUDIO PAUSED)."""
+
+    alarm_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AdjustLimit:
     room: str
     parameter: str
@@ -120,6 +127,7 @@ Request = (
     LogStep
     | ScheduleCase
     | AcknowledgeAlarm
+    | SilenceAlarm
     | AdjustLimit
     | ReplayMessage
     | AssignImage
@@ -133,6 +141,7 @@ ACTION_OF: dict[type, str] = {
     LogStep: "log_step",
     ScheduleCase: "schedule_case",
     AcknowledgeAlarm: "ack_alarm",
+    SilenceAlarm: "silence_alarm",
     AdjustLimit: "adjust_limit",
     ReplayMessage: "hl7_replay",
     AssignImage: "dicom_assign",

@@ -21,6 +21,7 @@ T, N, R, IT, A = Role.TECHNOLOGIST, Role.NURSE, Role.RADIOLOGIST, Role.IT, Role.
 
 DEFAULT_PERMISSIONS: dict[str, frozenset[Role]] = {
     "ack_alarm": frozenset({N, A}),
+    "silence_alarm": frozenset({N, A}),
     "adjust_limit": frozenset({N, A}),
     "log_step": frozenset({T, R, N, A}),
     "log_step:time-out": frozenset({R, A}),

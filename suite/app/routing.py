@@ -17,6 +17,7 @@ from suite.app.requests import (
     LogStep,
     Request,
     ScheduleCase,
+    SilenceAlarm,
     WriteReport,
 )
 from suite.domain.alarms.model import Alarm
@@ -75,7 +76,7 @@ class CommandRouter:
                     return case.room
                 async with self.cases.db.session() as session:
                     return await case_store.room_of(session, ref)
-            case AcknowledgeAlarm(alarm_id=alarm_id):
+            case AcknowledgeAlarm(alarm_id=alarm_id) | SilenceAlarm(alarm_id=alarm_id):
                 found = self.alarm(alarm_id)
                 if found is not None:
                     return found.room

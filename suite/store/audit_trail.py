@@ -22,7 +22,7 @@ from suite.store.audit_log import AuditLogRow
 from suite.store.tables import CaseEventRow
 
 # Alarm events done by a person (the others are the engine's own raised / cleared ...).
-PERSON_ALARM_EVENTS = ("acknowledged", "limit_adjusted")
+PERSON_ALARM_EVENTS = ("acknowledged", "audio_paused", "limit_adjusted")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,12 @@ TO = Addressing("PROCSUITE", "IR", "ACM", "HOSP", "IR", "main")
         ("condition_ended", {}, ["start"], Transition("update", "latched", "enabled")),
         ("condition_ended", {"latching": False}, ["start"], Transition("end", "inactive", "enabled")),
         ("condition_returned", {}, ["start"], Transition("continue", "active", "enabled")),
+        ("audio_paused", {"audio_paused_until": "2026-12-04T10:02:00Z"}, ["start"],
+         Transition("update", "active", "audio-paused")),
+        ("escalated", {"audio_paused_until": "2026-12-04T09:59:00Z"}, ["start"],
+         Transition("escalate", "active", "enabled")),  # the pause is over
+        ("audio_paused", {"audio_paused_until": "2026-12-04T10:02:00Z", "state": "acknowledged"},
+         ["start"], Transition("update", "active", "alert-acknowledged")),
         ("cleared", {"state": "cleared"}, ["start", "update"],
          Transition("end", "inactive", "enabled")),
         ("cleared", {"state": "cleared"}, ["start", "end"], None),  # already ended

@@ -21,6 +21,7 @@ from suite.domain import commands as c
 from suite.domain.alarms.model import (
     Alarm,
     AlarmAcknowledged,
+    AlarmAudioPaused,
     AlarmRaised,
     AlarmSource,
     Category,
@@ -197,6 +198,13 @@ def alarm_event(
 SPO2_LOW = alarm(
     "a-spo2", "IR1", kind="spo2_low", priority=Priority.HIGH,
     message="SpO2 86 % below 90 %", raised_at=NOW - timedelta(seconds=20), parameter="spo2",
+)  # fmt: skip
+# A nurse silenced it a second ago: the alarm list shows "ACTIVE, audio paused 1:59".
+SPO2_LOW.apply(
+    AlarmAudioPaused(
+        "a-spo2", "IR1", NOW - timedelta(seconds=1), user="nurse1",
+        until=NOW + timedelta(seconds=119),
+    )
 )  # fmt: skip
 HR_HIGH = alarm(
     "a-hr", "IR2", kind="hr_high", priority=Priority.MEDIUM, message="HR 124/min above 120/min",

@@ -85,6 +85,11 @@ async def test_it_sees_a_quarantined_hl7_message_and_an_unmatched_image(tmp_path
                 [assoc] = dicom["associations"]["recent"]  # storescu's, closed
                 assert assoc["calling_ae"] == MODALITY_AE and assoc["asked"] == {"C-STORE": 1}
                 assert assoc["outcome"] == "released" and assoc["refused"] == {}
+                assert assoc["stored"] == [
+                    {"sop_instance_uid": str(stray.SOPInstanceUID),
+                     "sop_class": "X-Ray Angiographic Image Storage", "status": "success"}
+                ]  # fmt: skip
+                assert assoc["queried"] == {}
                 assert dicom["forward_queue"] == 0
                 [out] = hl7["outbox"]["recent"]  # the refused ORM, with its raw text and ACK
                 assert out["raw"].startswith("MSH|") and "MSA|AE" in out["ack_raw"]
@@ -105,6 +110,27 @@ async def test_it_sees_a_quarantined_hl7_message_and_an_unmatched_image(tmp_path
                     assert "1 with a problem" in words(text)
                     assoc_row = next(line for line in text.splitlines() if MODALITY_AE in line)
                     assert "RELEASED" in assoc_row and "C-STORE 1" in assoc_row
+                    # The association opens into its detail: who, from where, what was
+                    # stored with the status answered, how it ended.
+                    for _ in range(4):
+                        if app.focused is not None and app.focused.id == "assoc":
+                            break
+                        await pilot.press("tab")
+                    assert app.focused is not None and app.focused.id == "assoc"
+                    await pilot.press("enter")
+                    detail = words(await shows(pilot, f"association from {MODALITY_AE}"))
+                    assert f"calling AE {MODALITY_AE} from 127.0.0.1:" in detail
+                    assert "result RELEASED" in detail and "asked: C-STORE 1" in detail
+                    assert "Stored (1)" in detail and "(no queries)" in detail
+                    assert (
+                        f"{stray.SOPInstanceUID} X-Ray Angiographic Image Storage success" in detail
+                    )
+                    await pilot.press("escape")
+                    await shows(pilot, "Integration (IT)")
+                    # The problems filter leaves out the released association.
+                    await pilot.press("f")
+                    text = words(await shows(pilot, "showing problems (0; 0 with a problem)"))
+                    assert MODALITY_AE not in text
     finally:
         await receiver.stop()
 

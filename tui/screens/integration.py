@@ -1,8 +1,9 @@
 """The integration view for IT: HL7 messages in and out (with their ACK and effect; Enter
-opens one: raw message, ACK), a filter (`f`), the unmatched DICOM images, every device with
-its last sample, the service's counters and this terminal's own link. `r` replays the
-selected outbound message, `g` assigns the selected image to a case picked from a list:
-no id is ever typed."""
+opens one: raw message, ACK), the unmatched DICOM images, the DICOM associations (Enter
+opens one: who, when, what was stored or queried, the result), a filter (`f`), every device
+with its last sample, the service's counters and this terminal's own link. `r` replays the
+selected outbound message, `g` (or Enter on an image) assigns the selected image to a case
+picked from a list: no id is ever typed."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui import it_lists, labels
-from tui.it_lists import ImageRow, MessageRow
+from tui.it_lists import AssociationRow, ImageRow, MessageRow
 from tui.model import SuiteModel
 from tui.screens.base import SuiteScreen
-from tui.screens.it_detail import CasePicker, MessageDetail
+from tui.screens.it_detail import AssociationDetail, CasePicker, MessageDetail
 from tui.widgets import ResultLine
 
 # Sections of the service status shown on their own; the rest goes under "service".
@@ -63,6 +64,7 @@ class IntegrationScreen(SuiteScreen):
         self._images: list[ImageRow] = []
         self._image_sig: tuple[Any, ...] | None = None
         self._assoc_sig: tuple[Any, ...] | None = None
+        self._associations: list[AssociationRow] = []
 
     def compose_body(self) -> ComposeResult:
         yield Static("Integration (IT)", classes="title")
@@ -246,24 +248,43 @@ class IntegrationScreen(SuiteScreen):
     def _draw_associations(self, dicom: Mapping[str, Any] | None) -> None:
         tz = self.suite.tz
         rows = it_lists.associations(dicom)
+        visible = it_lists.shown_associations(rows, self.filter)
         head = Text("DICOM associations", style="bold underline")
-        head.append(f"  the latest {len(rows)}, open ones first" if rows else "  none reported")
+        if rows:
+            problems = sum(1 for r in rows if r.problem)
+            head.append(f"  the latest {len(rows)}, open ones first; showing"
+                        f" {'problems' if self.filter == 'problems' else 'all'}"
+                        f" ({len(visible)}; {problems} with a problem)  Enter opens")  # fmt: skip
+        else:
+            head.append("  none reported")
         self.put("#it-assoc", head)
-        if tuple(rows) == self._assoc_sig:
+        signature = (self.filter, tuple(visible))
+        if signature == self._assoc_sig:
             return
-        self._assoc_sig = tuple(rows)
+        self._assoc_sig = signature
         table = self.query_one("#assoc", DataTable)
         cursor = table.cursor_row
+        selected = self.selected_association()
         table.clear()
-        for a in rows:
+        for i, a in enumerate(visible):
             table.add_row(
                 a.calling_ae or "?", a.address, labels.clock_time(a.opened_at, tz),
                 labels.clock_time(a.closed_at, tz) if a.closed_at else "",
                 Text(a.outcome.upper(), style="bold reverse" if a.problem else ""),
                 a.asked or "-", Text(a.refused or "none", style="bold" if a.refused else ""),
+                key=str(i),
             )  # fmt: skip
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+        self._associations = visible
+        if selected in visible:
+            table.move_cursor(row=visible.index(selected))
+        elif visible:
+            table.move_cursor(row=min(cursor, len(visible) - 1))
+
+    def selected_association(self) -> AssociationRow | None:
+        table = self.query_one("#assoc", DataTable)
+        if not self._associations or table.row_count == 0:
+            return None
+        return self._associations[min(table.cursor_row, len(self._associations) - 1)]
 
     def selected_message(self) -> MessageRow | None:
         """The message the cursor is on, by its key (never by its position)."""
@@ -287,6 +308,14 @@ class IntegrationScreen(SuiteScreen):
         self.redraw()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "assoc":
+            association = self.selected_association()
+            if association is not None:
+                self.app.push_screen(AssociationDetail(association, tz=self.suite.tz))
+            return
+        if event.data_table.id == "images":
+            self.action_assign()
+            return
         if event.data_table.id != "hl7":
             return
         row = self.selected_message()

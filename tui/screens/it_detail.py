@@ -1,7 +1,10 @@
-"""The IT view's pop-ups: one HL7 message opened (raw message, its ACK, its effect), and
-the case picker that assigns an unmatched image (pick, never type an id)."""
+"""The IT view's pop-ups: one HL7 message opened (raw message, its ACK, its effect), one
+DICOM association opened (who, from where, when, what was stored or queried, the result),
+and the case picker that assigns an unmatched image (pick, never type an id)."""
 
 from __future__ import annotations
+
+from datetime import tzinfo
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,7 +15,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui import labels
-from tui.it_lists import ImageRow, MessageRow, segments
+from tui.it_lists import AssociationRow, ImageRow, MessageRow, segments
 from tui.views import RoomState
 
 
@@ -55,6 +58,46 @@ class MessageDetail(ModalScreen[str | None]):
             self.query_one("#detail-head", Static).update(
                 Text("only an outbound message can be replayed", style="bold reverse")
             )
+
+
+class AssociationDetail(ModalScreen[None]):
+    """One DICOM association: calling AE, address, opened and closed, how it ended, what it
+    asked, the instances it stored with the status each was answered, the information
+    models it queried, what was refused. Escape closes."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, row: AssociationRow, *, tz: tzinfo | None = None) -> None:
+        super().__init__()
+        self.row, self.tz = row, tz
+
+    def compose(self) -> ComposeResult:
+        a = self.row
+        head = Text(a.label(), style="bold")
+        opened = labels.clock_time(a.opened_at, self.tz)
+        closed = labels.clock_time(a.closed_at, self.tz) if a.closed_at else "still open"
+        head.append(f"\ncalling AE {a.calling_ae or '?'}  from {a.address or '?'}")
+        head.append(f"\nopened {opened}  closed {closed}  result ")
+        head.append(a.outcome.upper(), style="bold reverse" if a.problem else "bold")
+        head.append(f"\nasked: {a.asked or 'nothing'}   refused: {a.refused or 'none'}")
+        body = Text(f"Stored ({len(a.stored)})\n", style="bold underline")
+        for uid, sop_class, status in a.stored:
+            answered = status or "not answered"
+            body.append(f"{uid}  {sop_class}  ")
+            body.append(answered, style="" if status == "success" else "bold reverse")
+            body.append("\n")
+        if not a.stored:
+            body.append("(no instances stored)\n", style="dim")
+        body.append("Queried\n", style="bold underline")
+        body.append(f"{a.queried}\n" if a.queried else "(no queries)\n")
+        with Vertical(classes="dialog wide-dialog"):
+            yield Static(head, id="detail-head")
+            with VerticalScroll(id="detail-body"):
+                yield Static(body, id="detail-raw")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class CasePicker(ModalScreen[str | None]):

@@ -1,5 +1,6 @@
 """Vitals and alarms of one room: live numbers with trends and limits, the open alarms by
-priority (text and colour), acknowledge with `a`, adjust a limit for this patient with `l`."""
+priority (text and colour), acknowledge with `a`, silence (pause the audio of) the selected
+alarm with `s`, adjust a limit for this patient with `l`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from suite.domain.alarms.parameters import Param
 from tui import labels
@@ -20,7 +21,7 @@ from tui.screens.base import ROOMS, SuiteScreen
 from tui.screens.limit_form import LimitForm
 from tui.trend_plots import TrendPlots
 from tui.views import AlarmView, Reply
-from tui.widgets import ResultLine
+from tui.widgets import ResultLine, Trend
 
 
 class VitalsScreen(SuiteScreen):
@@ -29,6 +30,7 @@ class VitalsScreen(SuiteScreen):
     """
     BINDINGS = [
         Binding("a", "acknowledge", "Ack"),
+        Binding("s", "silence", "Silence"),
         Binding("l", "adjust_limit", "Limit"),
         Binding("c", "case", "Case"),
         Binding("t", "trends", "Trends"),
@@ -50,7 +52,7 @@ class VitalsScreen(SuiteScreen):
             for p in Param:
                 with Horizontal(classes="param", id=f"row-{p.value}"):
                     yield Static(classes="param-value", id=f"value-{p.value}")
-                    yield Sparkline([], id=f"trend-{p.value}", classes="trend")
+                    yield Trend(p.value, id=f"trend-{p.value}", classes="trend")
                     yield Static(classes="param-limits", id=f"limits-{p.value}")
         yield ResultLine(id="result")
         alarms: DataTable[Text] = DataTable(id="alarms", cursor_type="row", cell_padding=1)
@@ -95,8 +97,7 @@ class VitalsScreen(SuiteScreen):
                 if age > 30:
                     shown.append(f" {labels.duration(age)} old", style="bold")
             self.put(f"#value-{key}", shown)
-            trend = model.trend(room, key)
-            self.query_one(f"#trend-{key}", Sparkline).data = trend if len(trend) > 1 else []
+            self.query_one(f"#trend-{key}", Trend).show(model.trend(room, key))
             limit_text = Text(
                 "limits "
                 + (labels.limits(key, limit.low, limit.high) if limit else "not published")
@@ -138,17 +139,18 @@ class VitalsScreen(SuiteScreen):
         table = self.query_one("#alarms", DataTable)
         alarms = model.active_alarms(self.room)
         self.put("#alarm-log", self._log_text(model))
-        signature = tuple((a, labels.clock_time(a.acknowledged_at, tz)) for a in alarms)
+        states = [_state(a, now, tz) for a in alarms]  # the audio pause counts down
+        signature = tuple(zip(alarms, states, strict=True))
         if signature == self._alarm_sig:
             return
         self._alarm_sig = signature
         rows = [a.alarm_id for a in alarms]
         cursor = self.highlighted_alarm()
         table.clear()
-        for a in alarms:
+        for a, shown in zip(alarms, states, strict=True):
             table.add_row(
                 labels.priority(a.priority),
-                Text(labels.alarm_state(a, tz), style="bold" if a.needs_ack else ""),
+                Text(shown, style="bold" if a.needs_ack else ""),
                 labels.clock_time(a.raised_at, tz),
                 a.message,
                 key=a.alarm_id,
@@ -202,6 +204,27 @@ class VitalsScreen(SuiteScreen):
         what = f"acknowledge {alarm.priority.value} alarm '{alarm.message}'"
         self.suite.command(what, "ack_alarm", line, alarm_id=alarm.alarm_id)
 
+    def action_silence(self) -> None:
+        """Pause the audio of the alarm the user sees selected (by its id); it stays listed
+        and, if it was, unacknowledged. A second silence starts the interval again."""
+        line = self.query_one(ResultLine)
+        alarm = self.selected_alarm()
+        if alarm is None:
+            line.problem(f"no alarm selected in {self.room}: move the cursor onto one")
+            return
+        what = f"silence {alarm.priority.value} alarm '{alarm.message}'"
+        line.pending(what)
+        self.run_worker(self._silence(what, alarm.alarm_id), group="commands")
+
+    async def _silence(self, what: str, alarm_id: str) -> None:
+        reply = await self.suite.send_command(what, "silence_alarm", alarm_id=alarm_id)
+        until = reply.result.get("audio_paused_until") if reply.ok else None
+        if isinstance(until, str):
+            shown = labels.clock_time(datetime.fromisoformat(until), self.suite.tz)
+            what += f": audio paused until {shown}"
+        if self.is_mounted:
+            self.query_one(ResultLine).show_reply(what, reply)
+
     def action_adjust_limit(self) -> None:
         room = self.room or ""
         alarm = self.selected_alarm()
@@ -230,6 +253,13 @@ class VitalsScreen(SuiteScreen):
         room = self.step_room(offset)
         if room is not None and room != self.room:
             self.suite.open_vitals(room)
+
+
+def _state(alarm: AlarmView, now: datetime, tz: Any) -> str:
+    """The State column: "ACTIVE, audio paused 1:59" while its audio is paused."""
+    paused = labels.audio_paused(alarm, now)
+    state = labels.alarm_state(alarm, tz)
+    return f"{state}, {paused}" if paused else state
 
 
 def _limit_words(filled: dict[str, Any]) -> str:

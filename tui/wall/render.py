@@ -15,6 +15,7 @@ from rich.text import Text
 from tui import labels
 from tui.model import SuiteModel
 from tui.room_summary import Reading, room_blocks, value_text
+from tui.sparkline import MIN_SPAN, scale
 
 VITALS = ("hr", "spo2", "nibp_sys", "nibp_dia", "rr", "etco2")
 WIDE = {"who": 40, "phase": 40, "vitals": 80, "alarm": 60}
@@ -99,19 +100,26 @@ def _lines(lines: list[Text]) -> str:
     return "<br>".join(html_of(line) for line in lines)
 
 
-def _trend(values: list[float]) -> str:
-    if len(values) < 2:
+def _trend(param: str, values: list[float | None]) -> str:
+    """An SVG trend over at least the parameter's minimum span, broken at missing values."""
+    numbers = [v for v in values if v is not None]
+    if len(values) < 2 or not numbers:
         return ""
-    lo, hi = min(values), max(values)
+    lo, hi = scale(numbers, MIN_SPAN.get(param, 0.0))
     span = (hi - lo) or 1.0
     step = 100 / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{18 - (v - lo) / span * 16:.1f}" for i, v in enumerate(values)
+    runs: list[list[str]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{i * step:.1f},{18 - (v - lo) / span * 16:.1f}")
+    lines = "".join(
+        f'<polyline fill="none" stroke="#7fb3ff" stroke-width="1.5" points="{" ".join(run)}"/>'
+        for run in runs
+        if run
     )
-    return (
-        '<svg class="trend" viewBox="0 0 100 20" preserveAspectRatio="none">'
-        f'<polyline fill="none" stroke="#7fb3ff" stroke-width="1.5" points="{points}"/></svg>'
-    )
+    return f'<svg class="trend" viewBox="0 0 100 20" preserveAspectRatio="none">{lines}</svg>'
 
 
 def fragment(model: SuiteModel, now: datetime, tz: tzinfo | None) -> str:
@@ -150,7 +158,7 @@ def fragment(model: SuiteModel, now: datetime, tz: tzinfo | None) -> str:
                     f"<tr><td>{escape(labels.label(param))}</td>"
                     f"<td>{html_of(value_text(param, reading))}</td>"
                     f"<td class='dim'>{escape(limits)}</td>"
-                    f"<td>{_trend(model.trend(room, param))}</td></tr>"
+                    f"<td>{_trend(param, model.trend(room, param))}</td></tr>"
                 )
             vitals.append(
                 f"<section data-room='{escape(room)}'><b>{escape(room)} vitals</b>"

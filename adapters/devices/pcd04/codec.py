@@ -54,6 +54,8 @@ def transition_of(event: str, payload: dict[str, Any], sent: Sequence[str]) -> T
     or was already told (`sent`: the phases queued before for this alarm)."""
     acknowledged = payload.get("state") == "acknowledged" or bool(payload.get("acknowledged_at"))
     inact = "alert-acknowledged" if acknowledged else "enabled"
+    if not acknowledged and _audio_paused(payload):
+        inact = "audio-paused"
     if "end" in sent:
         return None  # the alert manager has closed this alarm
     if event == "raised":
@@ -63,6 +65,9 @@ def transition_of(event: str, payload: dict[str, Any], sent: Sequence[str]) -> T
     if event == "acknowledged":
         active = payload.get("condition_active", True)
         return Transition("update", "active" if active else "latched", "alert-acknowledged")
+    if event == "audio_paused":
+        active = payload.get("condition_active", True)
+        return Transition("update", "active" if active else "latched", inact)
     if event == "condition_returned":
         return Transition("continue", "active", inact)
     if event == "condition_ended":
@@ -72,6 +77,17 @@ def transition_of(event: str, payload: dict[str, Any], sent: Sequence[str]) -> T
     if event == "cleared":
         return Transition("end", "inactive", inact)
     return None
+
+
+def _audio_paused(payload: dict[str, Any]) -> bool:
+    """Whether a person's silence still pauses the alarm's audio at the event's time."""
+    until, at = payload.get("audio_paused_until"), payload.get("at")
+    if not isinstance(until, str) or not isinstance(at, str):
+        return False
+    try:
+        return datetime.fromisoformat(until) > datetime.fromisoformat(at)
+    except ValueError:
+        return False
 
 
 def _alarm_type(kind: str) -> tuple[str, str]:

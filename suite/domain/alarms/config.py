@@ -220,12 +220,16 @@ class AlarmConfig:
     # A reading still counts as the current value this long after its device time, so
     # `tick` can complete a condition delay between two samples.
     sample_hold_s: float = 5.0
+    # How long a person's "silence" pauses an alarm's audio (IEC 60601-1-8 AUDIO PAUSED).
+    audio_pause_s: float = 120.0
     evidence_max: int = 10
     embolism: EmbolismConfig = field(default_factory=EmbolismConfig)
     capnography: CapnographyConfig = field(default_factory=CapnographyConfig)
 
     def __post_init__(self) -> None:
-        for name in ("stale_feed_s", "clock_skew_s", "clock_skew_delay_s", "sample_hold_s"):
+        for name in (
+            "stale_feed_s", "clock_skew_s", "clock_skew_delay_s", "sample_hold_s", "audio_pause_s",
+        ):  # fmt: skip
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise InvalidValue(f"alarm setting {name} must be a number > 0, not {value}")

@@ -30,6 +30,7 @@ _SCALARS = {
     "implausible_clear_s",
     "sample_hold_s",
     "evidence_max",
+    "audio_pause_s",
 }
 
 

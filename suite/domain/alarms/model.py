@@ -13,8 +13,10 @@ AlarmConditionReturned says so (the same alarm, not a new one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+from suite.domain.alarms.errors import AlarmAlreadyCleared
 
 
 class Priority(StrEnum):
@@ -89,6 +91,16 @@ class AlarmAcknowledged(AlarmEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmAudioPaused(AlarmEvent):
+    """A person silenced the alarm's audio until `until` (IEC 60601-1-8 AUDIO PAUSED): the
+    alarm stays shown and unacknowledged; its sound comes back at `until`, or sooner when it
+    escalates or its condition returns."""
+
+    user: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmConditionEnded(AlarmEvent):
     """The condition is gone but the alarm latches until acknowledged."""
 
@@ -137,6 +149,8 @@ class Alarm:
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     cleared_at: datetime | None = None
+    audio_paused_by: str | None = None
+    audio_paused_until: datetime | None = None
     history: list[AlarmEvent] = field(default_factory=list)
 
     @classmethod
@@ -159,6 +173,9 @@ class Alarm:
         self.history.append(ev)
         if isinstance(ev, AlarmEscalated):
             self.priority = ev.priority
+            self.audio_paused_by = self.audio_paused_until = None  # louder: heard again
+        elif isinstance(ev, AlarmAudioPaused):
+            self.audio_paused_by, self.audio_paused_until = ev.user, ev.until
         elif isinstance(ev, AlarmAcknowledged):
             self.state = AlarmState.ACKNOWLEDGED
             self.acknowledged_by, self.acknowledged_at = ev.user, ev.at
@@ -166,7 +183,18 @@ class Alarm:
             self.condition_active = False
         elif isinstance(ev, AlarmConditionReturned):
             self.condition_active = True
+            self.audio_paused_by = self.audio_paused_until = None
         elif isinstance(ev, AlarmCleared):
             self.state = AlarmState.CLEARED
             self.condition_active = False
             self.cleared_at = ev.at
+
+
+def pause_audio(alarm: Alarm, *, user: str, now: datetime, seconds: float) -> AlarmAudioPaused:
+    """The event that silences `alarm` for `seconds` from `now` (a second silence starts the
+    interval again). A cleared alarm has no audio to pause: `AlarmAlreadyCleared`."""
+    if alarm.state is AlarmState.CLEARED:
+        raise AlarmAlreadyCleared(f"alarm {alarm.alarm_id} is already cleared")
+    return AlarmAudioPaused(
+        alarm.alarm_id, alarm.room, now, user=user, until=now + timedelta(seconds=seconds)
+    )
