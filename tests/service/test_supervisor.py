@@ -90,13 +90,12 @@ async def test_the_alarm_clears_once_the_restarted_component_keeps_running() -> 
     supervised = _supervised(component, bus, slept, healthy_s=0.05)
     task = asyncio.create_task(supervised.run())
     try:
-        await component.running.wait()
-        while supervised.alarm.active:  # cleared after healthy_s of running
-            await asyncio.sleep(0.01)
+        events = [await seen.get(), await seen.get()]  # cleared after healthy_s of running
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert [type(e) for e in _events(seen)] == [AlarmRaised, AlarmCleared]
+    assert [type(e) for e in events] == [AlarmRaised, AlarmCleared]
+    assert not supervised.alarm.active and component.runs == 2 and slept == [1.0]
 
 
 @pytest.mark.asyncio
