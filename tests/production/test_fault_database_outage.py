@@ -11,9 +11,10 @@ linker sweep 5, DICOM forwarder sweep 5 (retry 5..600: only when there is a PACS
 OUTAGE_S = 65 is longer than every one of them but the forwarder's 600 s retry cap, which
 needs a PACS and is not part of the drill.
 
-PostgreSQL: the real server is stopped and started. SQLite: the database's directory is
-remounted read-only (a bind mount; root ignores file modes), so every write gets the
-driver's own error ("attempt to write a readonly database"), and read-write again after.
+PostgreSQL: the real server is stopped and started. SQLite: the database lives on a small
+tmpfs that is filled to the last byte (root ignores file modes, and a read-only remount is
+refused while SQLite holds the file open for writing), so every write gets the driver's own
+error ("database or disk is full"), and freed after.
 """
 
 from __future__ import annotations
@@ -50,18 +51,34 @@ ROOT = "procsuite/t"
 
 
 @contextlib.contextmanager
-def read_only(directory: Path) -> Iterator[Any]:
-    """`directory` on a bind mount that `set(ro)` makes read-only and writable again."""
-    subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True)
+def small_disk(directory: Path, *, size_mib: int = 64) -> Iterator[Any]:
+    """`directory` on a tmpfs of `size_mib` that `set(True)` fills (a filler file takes the
+    rest of it) and `set(False)` frees: the database's own disk full, as SQLite meets it."""
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        missing(f"a small tmpfs to fill (mount as root failed: {mounted.stderr.strip()})")
+    filler = directory / "filler"
 
-    def mode(ro: bool) -> None:
-        flags = "remount,ro,bind" if ro else "remount,rw,bind"
-        subprocess.run(["mount", "-o", flags, str(directory)], check=True)
+    def full(on: bool) -> None:
+        if not on:
+            filler.unlink(missing_ok=True)
+            return
+        with filler.open("wb") as f:
+            chunk = b"\0" * (1 << 20)
+            with contextlib.suppress(OSError):  # ENOSPC: the disk is full now
+                while True:
+                    f.write(chunk)
+                    f.flush()
 
     try:
-        yield mode
+        yield full
     finally:
-        subprocess.run(["umount", str(directory)], check=False)
+        subprocess.run(["umount", "-l", str(directory)], capture_output=True, check=False)
 
 
 async def _hl7_until_aa(port: int, message: str, acked: dict[str, list[str]]) -> None:
@@ -93,6 +110,7 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
     sent_seq: list[int] = []
     acked: dict[str, list[str]] = {}
     stored_images: list[str] = []
+    image_tries: dict[str, list[bool]] = {}
     with run_mosquitto() as mosq:
         broker = Broker("mosquitto", mosq.port, mosq)
         settings = hostile_settings(
@@ -129,17 +147,24 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
                     await asyncio.sleep(OUTAGE_S / 8)
 
             async def modality() -> None:
+                """Six images, each sent again until its C-STORE succeeds (a modality keeps
+                what the archive refused in its queue)."""
                 for i in range(6):
                     ds = dicom_samples.image(patient_id="MRN-OUT", accession="ACC-OUT")
                     path = dicom_samples.save(ds, tmp_path / f"img{i}.dcm")
-                    done = await asyncio.to_thread(
-                        subprocess.run,
-                        [STORESCU, "-aet", MODALITY_AE, "-aec", "PROCSUITE", "127.0.0.1",
-                         str(dicom_port), str(path)],
-                        capture_output=True, text=True, timeout=60,
-                    )  # fmt: skip
-                    if done.returncode == 0:  # C-STORE success: it must be indexed and linked
-                        stored_images.append(str(ds.SOPInstanceUID))
+                    tries = image_tries.setdefault(str(ds.SOPInstanceUID), [])
+                    while True:
+                        done = await asyncio.to_thread(
+                            subprocess.run,
+                            [STORESCU, "-aet", MODALITY_AE, "-aec", "PROCSUITE", "127.0.0.1",
+                             str(dicom_port), str(path)],
+                            capture_output=True, text=True, timeout=60,
+                        )  # fmt: skip
+                        tries.append(done.returncode == 0)
+                        if done.returncode == 0:  # success: it must be indexed and linked
+                            stored_images.append(str(ds.SOPInstanceUID))
+                            break
+                        await asyncio.sleep(2.0)
                     await asyncio.sleep(OUTAGE_S / 6)
 
             feeding = asyncio.create_task(monitor())
@@ -187,7 +212,11 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
     assert sorted(seqs) == sent_seq  # every sample, the outage's included, exactly once
     assert len(acked) == 8 and all(a[-1] == "AA" for a in acked.values())
     assert set(acked) <= controls  # every message answered AA is stored
-    assert stored_images  # at least the images sent after the database returned
+    assert len(stored_images) == 6
+    # Sent right after the database went away, the first of each could not be stored then:
+    # answered otherwise than AA / success, and sent again until it was.
+    first_hl7, first_image = next(iter(acked.values())), next(iter(image_tries.values()))
+    assert first_hl7[0] != "AA" and first_image[0] is False, (first_hl7, first_image)
 
 
 @pytest.fixture
@@ -210,12 +239,14 @@ async def test_postgres_away_longer_than_every_interval_loses_nothing(
 
 @pytest.mark.timeout(400)
 @pytest.mark.asyncio
-async def test_sqlite_unwritable_longer_than_every_interval_loses_nothing(tmp_path: Path) -> None:
+async def test_sqlite_on_a_full_disk_longer_than_every_interval_loses_nothing(
+    tmp_path: Path,
+) -> None:
     if not installed(STORESCU):
         missing("dcmtk storescu")
     db_dir = tmp_path / "db"
     db_dir.mkdir()
-    with read_only(db_dir) as mode:
+    with small_disk(db_dir) as mode:
         await _drill(
             tmp_path,
             f"sqlite:///{db_dir}/procsuite.db",
