@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from suite.app.case_service import CaseService
 from suite.app.context import Component, ServiceContext
@@ -19,6 +20,7 @@ from suite.domain.alarms.model import Priority
 from suite.settings import Settings
 from suite.store import migrate
 from suite.store.database import Database
+from suite.supervisor import COMPONENT_FAILED_KIND, Supervised
 from suite.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,11 @@ class Service:
         # domain runs on a simulated one (the demo).
         self.lease_clock = lease_clock
         self.ready = asyncio.Event()
+        self.bus = Bus()
         self.ctx: ServiceContext | None = None
         self.leases: RoomLeases | None = None
         self.rebuilds = 0
+        self.supervised: dict[str, Supervised] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, then shut down cleanly: adapters first, then the store.
@@ -87,7 +91,8 @@ class Service:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(settings.database_url)
         db = Database.from_url(settings.database_url)
-        bus = Bus()
+        bus = self.bus = Bus()
+        self.supervised = {}
         cases = CaseService(db, bus, clock=self.clock, policy=settings.workflow.policy())
         leases = RoomLeases(db, settings.lease, home_rooms=settings.rooms, clock=self.lease_clock)
         db_alarm = SiteAlarm(
@@ -108,11 +113,15 @@ class Service:
         cases.fence = leases.fence
         try:
             async with asyncio.TaskGroup() as tg:
-                writer = tg.create_task(db.run(), name="store-writer")
+                writer = tg.create_task(self._supervise(_Part("store-writer", db.run)).run())
                 await db_alarm.adopt(db)
                 await leases.start()
-                keeper = tg.create_task(leases.run(), name="leases")
-                follower = tg.create_task(self._follow(cases, leases), name="case-follower")
+                keeper = tg.create_task(self._supervise(_Part("leases", leases.run)).run())
+                follower = tg.create_task(
+                    self._supervise(
+                        _Part("case-follower", lambda: self._follow(cases, leases))
+                    ).run()
+                )
                 while True:
                     await cases.load()
                     cases.clear_hooks()
@@ -124,7 +133,10 @@ class Service:
                     )  # fmt: skip
                     self.ctx = ctx
                     ctx.components = build_components(ctx)
-                    running = [tg.create_task(c.run(), name=c.name) for c in ctx.components]
+                    running = [
+                        tg.create_task(self._supervise(c).run(), name=c.name)
+                        for c in ctx.components
+                    ]
                     self.ready.set()
                     log.info(
                         "procsuite ready: site=%s instance=%s rooms=%s site-duties=%s "
@@ -155,6 +167,18 @@ class Service:
             await db.dispose()
         log.info("procsuite stopped")
 
+    def _supervise(self, component: Component) -> Supervised:
+        """`component` under a supervisor (suite/supervisor.py); its alarm is kept across
+        rebuilds, so a component that failed before a rebuild clears it once it runs."""
+        before = self.supervised.get(component.name)
+        alarm = before.alarm if before is not None else None
+        if alarm is None:
+            alarm = SiteAlarm(
+                self.bus, clock=self.clock, kind=COMPONENT_FAILED_KIND, device=component.name
+            )
+        self.supervised[component.name] = Supervised(component, alarm)
+        return self.supervised[component.name]
+
     async def _follow(self, cases: CaseService, leases: RoomLeases) -> None:
         """Pick up changes other processes make to the served rooms' cases."""
         while True:
@@ -163,6 +187,16 @@ class Service:
                 await cases.follow(leases.rooms)
             except Exception as exc:  # the database is away: try again next time
                 log.warning("cases: could not look for changes made elsewhere (%s)", exc)
+
+
+class _Part:
+    """A part of the service that is not an adapter (the store writer, the leases)."""
+
+    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.name, self._run = name, run
+
+    async def run(self) -> None:
+        await self._run()
 
 
 async def _first_of(stop: asyncio.Event, changed: asyncio.Event) -> bool:

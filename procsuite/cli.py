@@ -16,6 +16,7 @@ from adapters.dicom.cli import dicom_group
 from adapters.hl7.cli import hl7_group
 from adapters.mqtt.broker_cli import broker_group
 from adapters.mqtt.cli import alarm_group, vitals_group
+from adapters.mqtt.status_cli import status_command
 from procsuite.audit_cli import audit_command
 from procsuite.bootstrap import Service
 from procsuite.case_cli import case
@@ -107,6 +108,7 @@ for _command in (
     simulate,
     report_command,
     web_command,
+    status_command,
 ):
     cli.add_command(_command)
 

@@ -40,6 +40,7 @@ class Ingest:
         if not samples.serves(room):
             return
         samples.device(room, device)  # known from its first message, readable or not
+        samples.check_registered(room, device)
         if self._bursting(room, device):
             limit = samples.max_device_rate * BURST_FACTOR
             samples.fault(room, device, FLOODING, f"over {limit} messages a second")

@@ -22,6 +22,7 @@ from suite.app.alarm_service import AlarmService
 from suite.app.context import Component, ServiceContext
 from suite.app.routing import CommandRouter, Routing
 from suite.app.sample_intake import SampleIntake
+from suite.app.site_alarm import SITE_ROOM
 from suite.clock import iso
 
 
@@ -161,6 +162,16 @@ def service_status(parts: MqttParts, ctx: ServiceContext) -> dict[str, Any]:
             "replies_dropped": parts.commands.replies_dropped,
         },
         "states_published": parts.states.published,
+        "site_alarms": [
+            {
+                "kind": a.kind,
+                "about": a.source.device,
+                "priority": a.priority.value,
+                "message": a.message,
+                "raised_at": iso(a.raised_at),
+            }
+            for a in alarms.active(SITE_ROOM)
+        ],
         **(parts.integration.sections if parts.integration is not None else {}),
     }
 

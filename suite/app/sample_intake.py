@@ -8,6 +8,12 @@ kind (shown in the room state and the service status), logged once per device an
 where the nurse must know that readings are being thrown away, raised as a technical alarm on
 the room ("SpO2 values implausible on monitor mon-3"), cleared after `fault_clear_s` without it.
 
+Nothing arrives silently: samples for a room no instance of the site serves raise one site
+technical notice per room (`unknown_room`, room "*", in the service status), and an MQTT
+monitor not registered for the room in `mqtt.devices` one technical notice on the room
+(`unregistered_device`, in the room's state and its IT view); its samples are still used.
+Both end after `fault_clear_s` without such samples.
+
 Order: with `seq`, a repeated seq is a duplicate and a lower one out of order, unless the
 device time moved on (the device restarted its counter); without `seq`, the device time
 decides. Duplicates are normal after a QoS 1 redelivery: dropped and counted, not alarmed.
@@ -17,14 +23,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from suite.app.alarm_service import AlarmService
+from suite.app.site_alarm import SiteAlarm
 from suite.app.vitals_service import VitalsRecorder
+from suite.bus import Bus
 from suite.clock import iso
 from suite.domain import samples as k
+from suite.domain.alarms.model import Priority
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.bounds import DEVICE_TIME_WINDOW, OutOfRange, time_near
 from suite.domain.samples import DecodedVitals
@@ -37,6 +46,7 @@ OUT_OF_ORDER = "out_of_order"
 UNKNOWN_ROOM = "unknown_room"
 STORE_OVERFLOW = "store_overflow"
 FLOODING = "flooding"
+UNREGISTERED = "unregistered_device"
 
 # Faults a nurse must hear about, because readings of that monitor are being discarded.
 # (Implausible values go to the engine, which raises and ends "implausible_<param>" itself.)
@@ -52,6 +62,8 @@ ALARMED = {
     k.OUT_OF_RANGE: "Monitor {device} sends impossible times or sequence numbers; they are"
     " discarded",
     STORE_OVERFLOW: "Vitals of this room are not being stored (store falling behind)",
+    UNREGISTERED: "Monitor {device} is not registered for this room (mqtt.devices); its"
+    " samples are used",
 }
 _TECH_KIND = {k.OVERSIZE: "oversize_payload", k.MALFORMED: "malformed_payload"}
 
@@ -82,7 +94,12 @@ class SampleIntake:
         on_change: Callable[[str], None] | None = None,
         elsewhere: Callable[[str], bool] = lambda room: False,
         max_device_rate: int = 100,
+        bus: Bus | None = None,
+        registered: Mapping[str, str] | None = None,
     ) -> None:
+        self.bus = bus  # for the site notice of an unknown room (none: counted only)
+        self.registered = dict(registered or {})  # MQTT monitor -> its room (mqtt.devices)
+        self._room_notices: dict[str, tuple[SiteAlarm, datetime]] = {}
         self.max_device_rate = max_device_rate
         self.rooms = frozenset(rooms)
         self.elsewhere = elsewhere  # is the room served by another instance?
@@ -230,6 +247,28 @@ class SampleIntake:
         self.totals[UNKNOWN_ROOM] += 1
         if self.unknown_rooms[room] == 1:
             log.warning("samples: data for room %r, which this service does not serve", room)
+        if self.bus is None:
+            return
+        notice = self._room_notices.get(room)
+        alarm = notice[0] if notice is not None else None
+        if alarm is None:
+            alarm = SiteAlarm(
+                self.bus, clock=self.clock, kind=UNKNOWN_ROOM, device=room, priority=Priority.LOW
+            )
+            alarm.raise_(
+                f"samples arrive for room {room}, which no instance of this site serves: they"
+                " are discarded (check the monitor's room, or the site's rooms)"
+            )
+        self._room_notices[room] = (alarm, self.clock())
+
+    def check_registered(self, room: str, device: str) -> None:
+        """An MQTT monitor not registered for `room` (when `mqtt.devices` lists any)."""
+        if not self.registered:
+            return
+        home = self.registered.get(device)
+        if home != room:
+            where = f"registered for room {home}" if home else "not registered"
+            self.fault(room, device, UNREGISTERED, where)
 
     def fault(
         self, room: str, device: str, kind: str, detail: str, param: Param | None = None
@@ -269,6 +308,10 @@ class SampleIntake:
                 room, device, tech = key
                 self.alarms.clear_technical(room, device, kind=tech)
                 self._changed(room)
+        for room, (alarm, seen) in list(self._room_notices.items()):
+            if (now - seen).total_seconds() >= self.fault_clear_s:
+                del self._room_notices[room]
+                alarm.clear(f"no samples for room {room} for {self.fault_clear_s:g} s")
 
     # ---- what the room state shows --------------------------------------------------------
 

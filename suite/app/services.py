@@ -47,6 +47,8 @@ def build_application(ctx: ServiceContext) -> list[Component]:
         clock=ctx.clock,
         fault_clear_s=m.fault_clear_s,
         max_device_rate=m.max_device_rate,
+        bus=ctx.bus,
+        registered=m.devices,
     )
     ctx.actions = Actions(
         cases=ctx.cases,

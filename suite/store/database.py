@@ -93,6 +93,26 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg")
+
+
+def as_store_error(exc: BaseException, doing: str) -> BaseException:
+    """`exc` as the store's error when it is the driver's or the connection's (a refused
+    statement, a dropped or refused connection, a full disk, a timeout); anything else, ours
+    (a `StoreError` or a domain error a job raised), unchanged. The one mapping every read
+    (`session`) and every write (`write`) goes through, so no component sees a driver error."""
+    if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+        return exc
+    foreign = isinstance(exc, SQLAlchemyError | OSError) or type(exc).__module__.startswith(
+        _DRIVER_MODULES
+    )
+    if not foreign:
+        return exc
+    error = StoreError(f"{doing}: {_short(exc)}")
+    error.__cause__ = exc
+    return error
+
+
 class _JobFailed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
@@ -143,8 +163,11 @@ class Database:
         try:
             async with AsyncSession(self.engine, expire_on_commit=False) as session:
                 yield session
-        except (SQLAlchemyError, ConnectionError) as exc:
-            raise StoreError(f"the database could not be read: {_short(exc)}") from exc
+        except Exception as exc:
+            mapped = as_store_error(exc, "the database could not be read")
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def read(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run the read-only `job` in a session of its own (`session`, so a driver error
@@ -226,7 +249,7 @@ class Database:
             if ok:
                 pending.future.set_result(value)
             else:
-                pending.future.set_exception(value)
+                pending.future.set_exception(as_store_error(value, "not stored"))
 
     async def _run_batch(
         self, batch: list[_Pending], *, isolate: bool

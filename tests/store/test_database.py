@@ -37,8 +37,8 @@ async def test_a_failing_job_fails_alone_and_the_rest_of_its_batch_commits(datab
     jobs.insert(2, broken)
     jobs.insert(4, insert_case("k0"))  # a duplicate key: fails in the database, alone
     results = await asyncio.gather(*(database.write(j) for j in jobs), return_exceptions=True)
-    assert isinstance(results[2], ValueError)
-    assert isinstance(results[4], Exception)
+    assert isinstance(results[2], ValueError)  # the job's own error, unchanged
+    assert isinstance(results[4], StoreError)  # the driver's refusal, as the store's error
     assert [r for r in results if isinstance(r, str)] == ["k0", "k1", "k2", "k3", "k4"]
     assert await count(database) == 5
     assert database.batches <= 2
@@ -70,3 +70,13 @@ async def test_a_closed_store_refuses_writes_but_finishes_what_was_queued(db_url
     with pytest.raises(StoreError, match="closed"):
         await db.write(insert_case("late"))
     await db.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_read_the_driver_refuses_is_a_store_error(database):
+    """The driver's error on a read reaches the reader as `StoreError`, the one type every
+    component catches (suite/store/database.py `as_store_error`)."""
+    with pytest.raises(StoreError, match="could not be read"):
+        async with database.session() as s:
+            await s.exec(text("select * from no_such_table"))
+    assert await count(database) == 0  # the store still answers afterwards
