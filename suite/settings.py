@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -72,6 +72,15 @@ class WatchdogSettings(BaseModel):
     """The alarm clears after this long without a stall."""
 
 
+# IEC 60601-1-8 burst intervals (docs/clinical-defaults.md "Dashboard sounds"); the same
+# figures as tui/annunciator.py DEFAULT_REPEAT_S (a test checks they agree).
+TUI_REPEAT_S: dict[Literal["high", "medium", "low"], float | None] = {
+    "high": 10.0,
+    "medium": 20.0,
+    "low": None,
+}
+
+
 class TuiSettings(BaseModel):
     """The terminal dashboard (`procsuite tui`); it reads `mqtt_url` and `site` above."""
 
@@ -84,6 +93,30 @@ class TuiSettings(BaseModel):
     stale_after_s: float = Field(default=30.0, gt=0)
     """A room whose last snapshot is older than this is shown STALE (the service republishes
     every room at least every `mqtt.state_refresh_s`)."""
+    sound: Literal["bell", "command", "off"] = "bell"
+    """How the dashboard sounds unacknowledged alarms: the terminal bell, `sound_commands`,
+    or not at all (`procsuite tui --sound`)."""
+    sound_commands: dict[Literal["high", "medium", "low"], str] = Field(default_factory=dict)
+    """With `sound = "command"`: the command line per priority (e.g. `aplay high.wav`); a
+    priority without one rings the bell."""
+    repeat_s: dict[Literal["high", "medium", "low"], float | None] = Field(
+        default_factory=lambda: dict(TUI_REPEAT_S)
+    )
+    """Service seconds between repeats of an unacknowledged alarm's sound, per priority (none:
+    it sounds once); docs/clinical-defaults.md "Dashboard sounds"."""
+    sound_timeout_s: float = Field(default=10.0, gt=0)
+    """A sound command still running after this is stopped (and the bell rings)."""
+
+    @field_validator("repeat_s")
+    @classmethod
+    def _repeat_over_defaults(
+        cls, value: dict[Literal["high", "medium", "low"], float | None]
+    ) -> dict[Literal["high", "medium", "low"], float | None]:
+        # A site that sets one priority keeps the defaults of the others.
+        merged = {**TUI_REPEAT_S, **value}
+        if any(v is not None and v <= 0 for v in merged.values()):
+            raise ValueError("repeat intervals are positive seconds (or none: sound once)")
+        return merged
 
 
 class Settings(BaseSettings):

@@ -22,6 +22,8 @@ from textual.message import Message
 from textual.screen import Screen
 
 from suite.clock import utc_now
+from tui.alarm_sound import AlarmSound
+from tui.annunciator import Annunciation, Annunciator, SoundPlan
 from tui.client import OFFLINE, TIMEOUT, SuiteClient
 from tui.identity import Identity, identity
 from tui.json_reader import WireError
@@ -68,6 +70,7 @@ class SuiteApp(App[None]):
         redraw_s: float = 0.25,
         tick_s: float = 1.0,
         stale_after_s: float = 30.0,
+        sound: SoundPlan | None = None,
     ) -> None:
         super().__init__()
         self.client = client
@@ -83,6 +86,11 @@ class SuiteApp(App[None]):
         self.service_clock = ServiceClock()
         self.identity: Identity | None = None  # what the service said of this user at start
         self.refused: str = ""  # why the service refused this user, when it did
+        self.annunciator = Annunciator(sound)
+        self.alarm_sound = AlarmSound(
+            self.annunciator.plan, bell=self.bell, on_problem=lambda _: self.schedule_redraw()
+        )
+        self.sounds: deque[Annunciation] = deque(maxlen=200)  # the latest sounds made
 
     def now(self) -> datetime:
         """The service's time when it has said it (every time on screen is the service's),
@@ -169,16 +177,29 @@ class SuiteApp(App[None]):
             self.set_timer(self.redraw_s, self.redraw)
 
     def redraw(self) -> None:
-        """Draw the topmost dashboard screen now."""
+        """Sound what is due, and draw the topmost dashboard screen now."""
         self._redraw_pending = False
         if not self.is_running:
             return  # shutting down: the screens are being taken apart
+        self.annunciate()
         for screen in reversed(self.screen_stack):
             if isinstance(screen, SuiteScreen):
                 if screen.ready:
                     screen.redraw()
                     self.redraws += 1
                 break
+
+    def annunciate(self) -> None:
+        """Sound the open alarms as the annunciator says at the service's time now (every
+        update and every tick come here, through `redraw`)."""
+        sound = self.annunciator.tick(self.model.alarms.values(), self.now())
+        if sound is None:
+            return
+        self.sounds.append(sound)
+        if self.alarm_sound.plan.command_for(sound.priority) is None:
+            self.bell()
+        else:
+            self.run_worker(self.alarm_sound.play(sound), name="sound", group="sound")
 
     # ---- commands ---------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
-from suite.settings import SettingsError, load_settings
+from suite.domain.alarms.model import Priority
+from suite.settings import SettingsError, TuiSettings, load_settings
+from tui.annunciator import SoundMode, SoundPlan
 
 
 @click.command("tui")
@@ -25,9 +27,30 @@ from suite.settings import SettingsError, load_settings
     default=None,
     help="Write the dashboard's own log here (the screen is the terminal).",
 )
+@click.option(
+    "--sound",
+    type=click.Choice([m.value for m in SoundMode]),
+    default=None,
+    help="Sound unacknowledged alarms with the terminal bell, the sound commands, or not at "
+    "all (default: the configured tui.sound, bell).",
+)
+@click.option(
+    "--sound-command",
+    "sound_commands",
+    multiple=True,
+    metavar="PRIORITY=COMMAND",
+    help="The command to run for a priority's sound, e.g. 'high=aplay /srv/high.wav' "
+    "(repeatable; implies --sound command).",
+)
 @click.pass_context
 def tui_command(
-    ctx: click.Context, user: str, mqtt_url: str | None, site: str | None, log_file: Path | None
+    ctx: click.Context,
+    user: str,
+    mqtt_url: str | None,
+    site: str | None,
+    log_file: Path | None,
+    sound: str | None,
+    sound_commands: tuple[str, ...],
 ) -> None:
     """The terminal dashboard: suite board, cases, vitals and alarms, integration."""
     obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
@@ -51,4 +74,25 @@ def tui_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    SuiteApp(client, stale_after_s=settings.tui.stale_after_s).run()
+    plan = sound_plan(settings.tui, sound=sound, commands=sound_commands)
+    SuiteApp(client, stale_after_s=settings.tui.stale_after_s, sound=plan).run()
+
+
+def sound_plan(tui: TuiSettings, *, sound: str | None, commands: tuple[str, ...]) -> SoundPlan:
+    """The dashboard's sounds from its settings, the command line winning."""
+    by_priority = {Priority(p): c for p, c in tui.sound_commands.items()}
+    for given in commands:
+        name, sep, line = given.partition("=")
+        if not sep or name.strip().lower() not in {p.value for p in Priority} or not line.strip():
+            raise click.BadParameter(
+                f"{given!r}: expected PRIORITY=COMMAND, PRIORITY high, medium or low",
+                param_hint="--sound-command",
+            )
+        by_priority[Priority(name.strip().lower())] = line.strip()
+    mode = SoundMode(sound or ("command" if commands else tui.sound))
+    return SoundPlan(
+        mode=mode,
+        repeat_s={Priority(p): s for p, s in tui.repeat_s.items()},
+        commands=by_priority,
+        timeout_s=tui.sound_timeout_s,
+    )

@@ -100,12 +100,21 @@ def audio_paused(alarm: AlarmView, now: datetime) -> str:
     return f"audio paused {left // 60}:{left % 60:02d}"
 
 
-def alarm_line(alarm: AlarmView, tz: tzinfo | None, *, room: bool = True) -> Text:
-    """ "!!! HIGH IR1 SpO2 low 86 % since 10:01:55 ACTIVE" with the priority coloured."""
+def alarm_line(
+    alarm: AlarmView, tz: tzinfo | None, *, room: bool = True, now: datetime | None = None
+) -> Text:
+    """ "!!! HIGH IR1 SpO2 low 86 % since 10:01:55 ACTIVE" with the priority coloured; with
+    the service's time `now` also "2:31 since onset" and "audio paused 1:59" while paused."""
     text = priority(alarm.priority)
     where = f" {alarm.room}" if room else ""
-    text.append(f"{where} {alarm.message}  since {clock_time(alarm.raised_at, tz)}  ")
+    text.append(f"{where} {alarm.message}  since {clock_time(alarm.raised_at, tz)}")
+    if now is not None and alarm.raised_at is not None:
+        text.append(f" ({duration(max(0.0, since(alarm.raised_at, now) or 0.0))} since onset)")
+    text.append("  ")
     text.append(alarm_state(alarm, tz), style="bold" if alarm.needs_ack else "")
+    paused = audio_paused(alarm, now) if now is not None else ""
+    if paused:
+        text.append(f", {paused}", style="bold")
     return text
 
 

@@ -21,7 +21,14 @@ class StatusBar(Static):
     """Who is logged in, the link to the service, and STALE when it is lost."""
 
     def show(
-        self, model: SuiteModel, *, user: str, where: str, now: datetime, tz: tzinfo | None
+        self,
+        model: SuiteModel,
+        *,
+        user: str,
+        where: str,
+        now: datetime,
+        tz: tzinfo | None,
+        sound_problem: str = "",
     ) -> None:
         link = model.link
         text = Text()
@@ -43,13 +50,16 @@ class StatusBar(Static):
         if model.service is not None and model.service.online is False:
             text.append("  SERVICE OFFLINE", style="bold reverse")
         text.append(f"  {labels.clock_time(now, tz)}")
+        if sound_problem:  # the alarm sound's own command failed: the bell sounds instead
+            text.append(f"  SOUND: {sound_problem}, bell instead", style="bold reverse")
         self.update(text)
 
 
 class AlarmBanner(Static):
-    """The high-priority alarms of every room; hidden when there are none."""
+    """The high-priority alarms of every room, each with the time since its onset and its
+    audio pause; hidden when there are none."""
 
-    def show(self, model: SuiteModel, *, tz: tzinfo | None) -> None:
+    def show(self, model: SuiteModel, *, now: datetime, tz: tzinfo | None) -> None:
         alarms = model.banner_alarms()
         self.display = bool(alarms)
         if not alarms:
@@ -58,7 +68,7 @@ class AlarmBanner(Static):
         for i, alarm in enumerate(alarms[:BANNER_LINES]):
             if i:
                 text.append("\n")
-            text.append_text(labels.alarm_line(alarm, tz))
+            text.append_text(labels.alarm_line(alarm, tz, now=now))
         if len(alarms) > BANNER_LINES:
             text.append(f"  (+{len(alarms) - BANNER_LINES} more high alarms: see the board)")
         if not model.connected:

@@ -50,8 +50,9 @@ class SuiteScreen(Screen[None]):
             where=app.client.where,
             now=now,
             tz=app.tz,
+            sound_problem=app.alarm_sound.problem,
         )
-        self.query_one(AlarmBanner).show(app.model, tz=app.tz)
+        self.query_one(AlarmBanner).show(app.model, now=now, tz=app.tz)
         self.draw(app.model, now)
 
     def put(self, selector: str, content: Text | str) -> None:

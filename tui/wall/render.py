@@ -164,7 +164,9 @@ def fragment(model: SuiteModel, now: datetime, tz: tzinfo | None) -> str:
                 f"<section data-room='{escape(room)}'><b>{escape(room)} vitals</b>"
                 f"<table>{''.join(items)}</table></section>"
             )
-    alarms = [f"<li>{html_of(labels.alarm_line(a, tz))}</li>" for a in model.active_alarms()]
+    alarms = [
+        f"<li>{html_of(labels.alarm_line(a, tz, now=now))}</li>" for a in model.active_alarms()
+    ]
     connected = (
         "connected" if model.connected else "NOT CONNECTED to the service: data may be stale"
     )
