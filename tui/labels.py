@@ -104,13 +104,15 @@ def alarm_line(
     alarm: AlarmView, tz: tzinfo | None, *, room: bool = True, now: datetime | None = None
 ) -> Text:
     """ "!!! HIGH IR1 SpO2 low 86 % since 10:01:55 ACTIVE" with the priority coloured; with
-    the service's time `now` also "2:31 since onset" and "audio paused 1:59" while paused."""
+    the service's time `now`, "2:31 since onset" in place of the clock time, and "audio
+    paused 1:59" while its audio is paused (the banner's line, 80 columns wide)."""
     text = priority(alarm.priority)
     where = f" {alarm.room}" if room else ""
-    text.append(f"{where} {alarm.message}  since {clock_time(alarm.raised_at, tz)}")
     if now is not None and alarm.raised_at is not None:
-        text.append(f" ({duration(max(0.0, since(alarm.raised_at, now) or 0.0))} since onset)")
-    text.append("  ")
+        onset = f"{duration(max(0.0, (now - alarm.raised_at).total_seconds()))} since onset"
+    else:
+        onset = f"since {clock_time(alarm.raised_at, tz)}"
+    text.append(f"{where} {alarm.message}  {onset}  ")
     text.append(alarm_state(alarm, tz), style="bold" if alarm.needs_ack else "")
     paused = audio_paused(alarm, now) if now is not None else ""
     if paused:

@@ -48,7 +48,8 @@ async def test_the_board_updates_live(fake: FakeSuiteClient) -> None:
 @pytest.mark.asyncio
 async def test_a_high_priority_alarm_is_on_every_screen(fake: FakeSuiteClient) -> None:
     app = make_app(fake)
-    banner = "!!! HIGH IR1 SpO2 86 % below 90 %  since 09:59:40  ACTIVE"
+    # Raised 20 s ago, its audio paused a second ago for 2 min: both on the banner.
+    banner = "!!! HIGH IR1 SpO2 86 % below 90 %  0:20 since onset  ACTIVE, audio paused 1:59"
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert banner in await shows(pilot, "Suite board")
