@@ -58,6 +58,7 @@ def tui_command(
         settings = obj.get("settings") or load_settings(obj.get("config"))
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    plan = sound_plan(settings.tui, sound=sound, commands=sound_commands)
     if log_file is not None:
         logging.basicConfig(filename=log_file, level=settings.log_level)
     from tui.app import SuiteApp
@@ -74,7 +75,6 @@ def tui_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    plan = sound_plan(settings.tui, sound=sound, commands=sound_commands)
     SuiteApp(client, stale_after_s=settings.tui.stale_after_s, sound=plan).run()
 
 
