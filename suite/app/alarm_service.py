@@ -109,8 +109,8 @@ class AlarmService:
             wal=AlarmWal(journal_path),
         )
         self._emit = self.journal.emit
-        self._inbox = bus.subscribe("alarm-service", AlarmEvent, maxsize=10_000)
-        self._case_feed = bus.subscribe("alarm-service-cases", CaseChanged, maxsize=10_000)
+        self._subscribe()
+        self._closed = False
         self.loaded = asyncio.Event()
 
     # ---- inputs (synchronous; never block the caller) -----------------------------------
@@ -358,9 +358,12 @@ class AlarmService:
         self.loaded.set()
 
     async def run(self) -> None:
-        if not self.loaded.is_set():
-            await self.load()
+        if self._closed:  # started again (by the supervisor) after a failure
+            self._subscribe()
+            self._closed = False
         try:
+            if not self.loaded.is_set():
+                await self.load()
             await run_together(
                 {
                     "alarm-store": self.journal.run(),
@@ -372,7 +375,12 @@ class AlarmService:
         finally:
             self._inbox.close()
             self._case_feed.close()
+            self._closed = True
             self.journal.wal.close()
+
+    def _subscribe(self) -> None:
+        self._inbox = self.bus.subscribe("alarm-service", AlarmEvent, maxsize=10_000)
+        self._case_feed = self.bus.subscribe("alarm-service-cases", CaseChanged, maxsize=10_000)
 
     async def _tick_loop(self) -> None:
         while True:

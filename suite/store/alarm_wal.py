@@ -79,7 +79,10 @@ class AlarmWal:
         self.full = False
         self.appended = 0
         self._dropped_lines = 0  # lines in the file that are behind both cursors
+        self._unwritten = False  # some entries in memory are missing from the file
         self._file: Any = None
+        self._opened = False
+        self._open_failed = False
 
     @property
     def cursor_path(self) -> Path | None:
@@ -90,25 +93,45 @@ class AlarmWal:
     def open(self) -> None:
         """Read what an earlier run left (events not yet stored or published) and open the
         file for appending. A missing file is an empty journal."""
-        if self.path is None:
+        if self.path is None or self._opened:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._read(self.path)
+        except OSError as exc:
+            # Memory only until a restart: writing now could overwrite what it could not read.
+            self._failed("open", exc)
+            self._open_failed = True
+            return
+        self._opened = True
+        if self.entries:
+            log.info(
+                "alarm journal: %d events from the last run to store or publish",
+                len(self.entries),
+            )
+
+    def _read(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         cursor_path = self.cursor_path
         assert cursor_path is not None
         if cursor_path.exists():
-            cursor = json.loads(cursor_path.read_text())
-            self.stored, self.published = int(cursor["stored"]), int(cursor["published"])
-            self.next_seq = int(cursor.get("next", 1))
-        if self.path.exists():
+            try:
+                cursor = json.loads(cursor_path.read_text())
+                self.stored, self.published = int(cursor["stored"]), int(cursor["published"])
+                self.next_seq = int(cursor.get("next", 1))
+            except (ValueError, KeyError, TypeError):
+                # Everything in the file is stored again (skipped by its uid) and published
+                # again (consumers de-duplicate on event_uid): nothing is lost.
+                log.error("alarm journal %s: unreadable cursor; starting from 0", path.name)
+        if path.exists():
             good = 0
-            with self.path.open("rb") as f:
+            with path.open("rb") as f:
                 for raw in f:
                     if not raw.endswith(b"\n"):
                         break  # cut short by a crash before its fsync: never announced
                     try:
                         entry = WalEntry.parse(raw)
                     except (ValueError, KeyError, TypeError):
-                        log.error("alarm journal %s: unreadable line skipped", self.path.name)
+                        log.error("alarm journal %s: unreadable line skipped", path.name)
                         good += len(raw)
                         continue
                     good += len(raw)
@@ -117,20 +140,12 @@ class AlarmWal:
                         self.entries.append(entry)
                     else:
                         self._dropped_lines += 1
-            with self.path.open("r+b") as f:
+            with path.open("r+b") as f:
                 f.truncate(good)
-        self._file = self.path.open("ab")
-        if self.entries:
-            log.info(
-                "alarm journal: %d events from the last run to store or publish",
-                len(self.entries),
-            )
+        self._file = path.open("ab")
 
     def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
+        self._close_file()
         with contextlib.suppress(OSError):
             self._write_cursor(durable=True)
 
@@ -141,6 +156,8 @@ class AlarmWal:
     ) -> list[WalEntry]:
         """Number, write and fsync these (record, alarm) pairs; returns their entries. Never
         raises on a disk failure: the entries are kept in memory and `error` is set."""
+        if not self._opened and not self._open_failed:
+            self.open()  # what an earlier run left comes first, and numbers go on from it
         new = []
         for record, alarm in items:
             new.append(WalEntry(self.next_seq, uuid.uuid4().hex, record["room"], record, alarm))
@@ -150,21 +167,21 @@ class AlarmWal:
         self.entries.extend(new)
         self.appended += len(new)
         self.full = len(self.entries) > self.max_entries
-        if self.path is not None and not self.full:
+        if self.path is None:
+            return new
+        if self.full or not self._opened:
+            self._unwritten = True  # kept in memory; written when there is room (or a file)
+        elif self._unwritten or self._file is None:
+            self._rewrite()  # after a failure or a full journal the file lacks some events
+        else:
             try:
-                if self._file is None:
-                    self._file = self.path.open("ab")
                 self._file.write(b"".join(e.line() for e in new))
                 self._file.flush()
                 if self.fsync:
                     os.fsync(self._file.fileno())
                 self.error = None
             except OSError as exc:
-                self.error = f"{type(exc).__name__}: {exc.strerror or exc}"
-                log.error("alarm journal: cannot write %s (%s)", self.path, self.error)
-                with contextlib.suppress(OSError):
-                    self._file.close()
-                self._file = None
+                self._failed("write", exc)
         return new
 
     # ---- the two readers: the store and the publisher -------------------------------------
@@ -209,28 +226,43 @@ class AlarmWal:
             self.entries.popleft()
             self._dropped_lines += 1
         self.full = len(self.entries) > self.max_entries
-        if self._dropped_lines >= self.compact_after:
-            self._compact()
+        if self._dropped_lines >= self.compact_after and self.error is None:
+            self._rewrite()
 
-    def _compact(self) -> None:
-        """Rewrite the file with only what is still needed (tmp file, fsync, rename)."""
-        if self.path is None or self.error is not None:
+    def _rewrite(self) -> None:
+        """Write the file anew with every event still needed (tmp file, fsync, rename): to
+        compact it, and to catch up after a failed or skipped write."""
+        if self.path is None:
             return
         tmp = self.path.with_suffix(".tmp")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as f:
                 f.write(b"".join(e.line() for e in self.entries))
                 f.flush()
-                os.fsync(f.fileno())
-            if self._file is not None:
-                self._file.close()
+                if self.fsync:
+                    os.fsync(f.fileno())
+            self._close_file()
             os.replace(tmp, self.path)
             self._fsync_dir()
             self._file = self.path.open("ab")
-            self._dropped_lines = 0
         except OSError as exc:
-            self.error = f"{type(exc).__name__}: {exc.strerror or exc}"
-            log.error("alarm journal: cannot compact %s (%s)", self.path, self.error)
+            self._failed("rewrite", exc)
+            return
+        self._dropped_lines = 0
+        self._unwritten = False
+        self.error = None
+
+    def _failed(self, what: str, exc: OSError) -> None:
+        self.error = f"{type(exc).__name__}: {exc.strerror or exc}"
+        log.error("alarm journal: cannot %s %s (%s)", what, self.path, self.error)
+        self._close_file()
+        self._unwritten = True
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
 
     def _write_cursor(self, *, durable: bool) -> None:
