@@ -32,9 +32,9 @@ import paho.mqtt.client as paho
 
 from bench._common import machine, save
 from bench._mqtt_load import broker
-from tests.peers import postgres_bin, run_postgres
 from procsuite.bootstrap import Service
 from suite.settings import load_settings
+from tests.peers import postgres_bin, run_postgres
 
 ROOMS, PER_ROOM, RATE_HZ = 20, 5, 10.0
 SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
