@@ -8,6 +8,10 @@ desaturates (85 % for 2.5 s); the limit is 90 % with a 2 s delay on device time,
 priority (not latching, so each episode raises its own alarm). A paho subscriber in a
 thread of this process timestamps each "raised" event; the k-th alarm of a room is matched
 with the room's k-th episode. Both ends read the same wall clock.
+
+Measured twice: on the default SQLite store, and on a private PostgreSQL that is stopped just
+before the monitors start (issue 14: alarms are announced from the local alarm journal and
+never wait for the database), so the whole run is a database outage.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bench._common import machine, save
 from bench._mqtt_load import broker
 from procsuite.bootstrap import Service
 from suite.settings import load_settings
+from tests.peers import postgres_bin, run_postgres
 
 ROOMS, PER_ROOM, RATE_HZ = 20, 5, 10.0
 SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
@@ -60,8 +65,12 @@ class AlarmWatcher:
         self.client.disconnect()
 
 
-async def run(port: int, data_dir: Path, out: Path) -> dict[str, Any]:
+async def run(
+    port: int, data_dir: Path, out: Path, *, db_url: str | None = None, stop_db: Any = None
+) -> dict[str, Any]:
+    extra = {"db_url": db_url} if db_url else {}
     settings = load_settings(
+        **extra,
         site="lat",
         data_dir=data_dir,
         mqtt_url=f"mqtt://127.0.0.1:{port}",
@@ -98,6 +107,8 @@ async def run(port: int, data_dir: Path, out: Path) -> dict[str, Any]:
         runner = next(x for x in service.ctx.components if isinstance(x, MqttRunner))
         await asyncio.wait_for(runner.connected.wait(), 30)
         watcher = AlarmWatcher(port)
+        if stop_db is not None:
+            await asyncio.to_thread(stop_db)
         cpu0 = time.process_time()
         args = [sys.executable, "-m", "bench._latency_monitors", str(port), ROOT, str(ROOMS),
                 str(PER_ROOM), str(RATE_HZ), str(SECONDS), str(out)]  # fmt: skip
@@ -107,6 +118,7 @@ async def run(port: int, data_dir: Path, out: Path) -> dict[str, Any]:
         cpu = time.process_time() - cpu0
         published = json.loads(stdout)
         received = runner.ingest.received
+        waiting = service.ctx.alarms.journal.queued
     finally:
         if watcher is not None:
             watcher.close()
@@ -142,10 +154,28 @@ async def run(port: int, data_dir: Path, out: Path) -> dict[str, Any]:
             "mean": round(statistics.fmean(latencies), 1),
         },
         "service_cpu_share": round(cpu / (SECONDS + 3), 2),
+        "alarm_events_waiting_for_the_store_at_the_end": waiting,
     }
 
 
 def main() -> None:
+    results: dict[str, Any] = {"machine": machine()}
     with broker() as mosq, tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        figures = asyncio.run(run(mosq.port, Path(tmp) / "var", Path(tmp) / "episodes.jsonl"))
-    save("alarm_latency", {"machine": machine(), **figures})
+        results["sqlite"] = asyncio.run(
+            run(mosq.port, Path(tmp) / "var", Path(tmp) / "episodes.jsonl")
+        )
+        print(json.dumps({"sqlite": results["sqlite"]}), flush=True)
+    if postgres_bin() is None:
+        results["postgres_stopped"] = "PostgreSQL not installed"
+    else:
+        with (
+            broker() as mosq,
+            run_postgres() as pg,
+            tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp,
+        ):
+            url = pg.create_database("latency")
+            results["postgres_stopped"] = asyncio.run(
+                run(mosq.port, Path(tmp) / "var", Path(tmp) / "episodes.jsonl", db_url=url,
+                    stop_db=pg.stop)
+            )  # fmt: skip
+    save("alarm_latency", results)

@@ -104,8 +104,9 @@ class Service:
                 db_alarm.clear("commits succeed again")
                 if ok
                 else db_alarm.raise_(
-                    f"the database does not accept writes ({error}): commands are refused and "
-                    "alarms and vitals wait in memory until it is back"
+                    f"the database does not accept writes ({error}): case commands are refused; "
+                    "alarms are announced from the local alarm journal and vitals wait in "
+                    "memory until it is back"
                 )
             )
         )

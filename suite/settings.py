@@ -186,6 +186,13 @@ class Settings(BaseSettings):
         return self.db_url or f"sqlite:///{(self.data_dir / 'procsuite.db').as_posix()}"
 
     @property
+    def alarm_journal_path(self) -> Path:
+        """This instance's local alarm journal (`alarms.journal_dir`, else
+        `<data_dir>/alarm-journal`): one file per instance id."""
+        folder = self.alarms.journal_dir or self.data_dir / "alarm-journal"
+        return folder / f"{self.lease.instance_id}.jsonl"
+
+    @property
     def topic_root(self) -> str:
         return f"procsuite/{self.site}"
 

@@ -3,6 +3,7 @@ by suite.settings; every default's source is in docs/clinical-defaults.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -46,6 +47,10 @@ class AlarmSettings(BaseModel):
     "capnography": {"apnea_s": 30, "hypoventilation_rise_mmhg": 8}}."""
     tick_s: float = Field(default=1.0, gt=0, le=5)
     """How often the alarm engine checks time-based rules (stale feeds, escalation)."""
+    journal_dir: Path | None = None
+    """Where the local alarm journal lives (default `<data_dir>/alarm-journal`): alarm events
+    are fsync'd there before they are announced, and reach the database from there. Put it on
+    a local disk, ideally not the database's."""
 
     @field_validator("config")
     @classmethod

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -226,3 +226,34 @@ def create_database(server_url: str, name: str) -> str:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # whatever loop the caller runs
         pool.submit(asyncio.run, create()).result()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def small_disk(directory: Path, *, size_mib: int = 64) -> Iterator[Any]:
+    """`directory` on a tmpfs of `size_mib` that `set(True)` fills (a filler file takes the
+    rest of it) and `set(False)` frees: a real full disk (ENOSPC), as SQLite or a file meets it."""
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        missing(f"a small tmpfs to fill (mount as root failed: {mounted.stderr.strip()})")
+    filler = directory / "filler"
+
+    def full(on: bool) -> None:
+        if not on:
+            filler.unlink(missing_ok=True)
+            return
+        with filler.open("wb") as f:
+            chunk = b"\0" * (1 << 20)
+            with contextlib.suppress(OSError):  # ENOSPC: the disk is full now
+                while True:
+                    f.write(chunk)
+                    f.flush()
+
+    try:
+        yield full
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], capture_output=True, check=False)

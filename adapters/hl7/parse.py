@@ -13,6 +13,7 @@ from typing import Any
 from adapters.hl7.errors import (
     REQUIRED_FIELD_MISSING,
     TABLE_VALUE_NOT_FOUND,
+    UNSUPPORTED_EVENT_CODE,
     ContentError,
     Location,
 )
@@ -231,6 +232,13 @@ def _accession(orc: Seg, obr: Seg | None, ipc: Seg | None) -> Text | None:
 
 
 def _siu(header: Header, segs: list[Seg], zone: tzinfo) -> OrderMessage:
+    if header.trigger not in SIU_ACTIONS:
+        raise ContentError(
+            Location("MSH", 9, 2),
+            f"SIU trigger event {header.trigger!r} is not supported "
+            f"(supported: {', '.join(SIU_ACTIONS)})",
+            code=UNSUPPORTED_EVENT_CODE,
+        )
     sch = _first(segs, "SCH")
     if sch is None:
         raise ContentError(Location("SCH"), "SCH segment is missing", code=REQUIRED_FIELD_MISSING)

@@ -69,7 +69,7 @@ def build(ctx: ServiceContext) -> MqttParts:
     alarms.listeners.append(states.mark)
     actions.resync_listeners.append(states.mark_all)
     outbox = AlarmOutbox(
-        topics=topics, rooms=rooms, db=ctx.db, bus=ctx.bus, clock=ctx.clock,
+        topics=topics, rooms=rooms, wal=alarms.journal.wal, bus=ctx.bus,
         maxsize=m.alarm_outbox,
     )  # fmt: skip
     commands = CommandChannel(

@@ -1,19 +1,23 @@
-"""The alarm journal: the service's view of open alarms, and their events stored in order.
+"""The alarm journal: the service's view of open alarms, and their events, announced first.
 
 Every event (from the engine or another producer) is folded into the view at once, so the
-room state shows it, then queued; one task stores the queue in batches through the single
-database writer (the alarm rows and the append-only `alarm_events`) and, after each commit,
-publishes `AlarmStored` on the bus, in commit order, for the MQTT outbox. Callers that must
-know an event is durable (an acknowledgement) wait for their batch.
+room state shows it; appended to the local alarm journal file and fsync'd
+(suite/store/alarm_wal.py); then announced on the bus (`AlarmAnnounced`) for the MQTT
+outbox, which publishes it at once. Nothing on that path touches the database. One task
+reconciles the local journal into the central store (the alarm rows and the append-only
+`alarm_events`) as soon as it can, in order and exactly once (by the event's `uid`), and
+after each commit publishes `AlarmStored` (for the PCD-04 outbox, which works from the
+store). A database outage only delays that task: alarms, acknowledgements and limit changes
+are annunciated meanwhile, and what waits is counted (`waiting_for_store`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +38,14 @@ from suite.domain.alarms.model import (
     LimitAdjusted,
 )
 from suite.store import alarms as alarm_store
+from suite.store.alarm_journaled import Journaled, alarm_json, record_json, save_journaled
+from suite.store.alarm_wal import AlarmWal, WalEntry
 from suite.store.database import Database, StoreError
 
 log = logging.getLogger(__name__)
 
 ENGINE, BUS = "engine", "bus"  # where an alarm came from (who acknowledges it)
+ALARM_JOURNAL_KIND = "alarm_journal_failed"  # the technical alarm when the local file fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +55,19 @@ class AlarmStored:
     events: tuple[alarm_store.StoredEvent, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmAnnounced:
+    """Published on the bus once alarm events are in the local journal, in journal order:
+    what the alarm topic publishes at once."""
+
+    entries: tuple[WalEntry, ...]
+
+
 @dataclass(slots=True)
 class _Open:
     alarm: Alarm
     origin: str
     ended_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class _Batch:
-    records: list[alarm_store.EventRecord] = field(default_factory=list)
-    views: dict[str, tuple[Alarm, str, datetime | None]] = field(default_factory=dict)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class AlarmJournal:
@@ -70,20 +78,23 @@ class AlarmJournal:
         bus: Bus,
         clock: Callable[[], datetime],
         case_for_room: Callable[[str], str | None],
-        queue_size: int = 10_000,
+        wal: AlarmWal | None = None,
     ) -> None:
         self.db, self.bus, self.clock = db, bus, clock
         self.case_for_room = case_for_room
-        self.queue_size = queue_size
+        self.wal = wal if wal is not None else AlarmWal(None)
         self._open: dict[str, _Open] = {}
         self._recently_cleared: OrderedDict[str, Alarm] = OrderedDict()
         self.calm: dict[str, datetime | None] = {}  # room -> end of its last physiological alarm
-        self._queue: deque[_Batch] = deque()
-        self._queued = 0
         self._wake = asyncio.Event()
+        self._stored_event = asyncio.Event()
         self.listeners: list[Callable[[str], None]] = []  # told the room of every change
+        # told (ok, why) when the local journal starts or stops failing (a technical alarm)
+        self.health_listeners: list[Callable[[bool, str], None]] = []
+        self._healthy = True
         self.stored = 0
-        self.overflows = 0
+        self.store_failures = 0
+        self.store_error: str | None = None
 
     # ---- the view ---------------------------------------------------------------------------
 
@@ -117,45 +128,58 @@ class AlarmJournal:
 
     @property
     def queued(self) -> int:
-        return self._queued
+        """Events announced but not yet in the central store."""
+        return self.wal.waiting_for_store
+
+    @property
+    def overflows(self) -> int:
+        """1 while the local journal is full (events beyond it are kept in memory only)."""
+        return int(self.wal.full)
 
     # ---- folding and storing ------------------------------------------------------------
 
-    def emit(self, events: Iterable[AlarmEvent], origin: str) -> _Batch | None:
-        batch: _Batch | None = None
+    def emit(self, events: Iterable[AlarmEvent], origin: str) -> list[WalEntry]:
+        """Fold the events into the view, write them to the local journal and announce them;
+        returns their journal entries. Never waits and never touches the database."""
+        items: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        rooms: list[str] = []
         for event in events:
             record, view = self._fold(event, origin)
             if record is None:
                 continue
-            if batch is None:
-                batch = _Batch()
-            batch.records.append(record)
-            if view is not None:
-                batch.views[view[0].alarm_id] = view
+            alarm = None if view is None else alarm_json(view[0], origin=view[1], ended_at=view[2])
+            items.append((record_json(record), alarm))
+            rooms.append(event.room)
+        if not items:
+            return []
+        entries = self.wal.append(items)
+        self._check_health()
+        self.bus.publish(AlarmAnnounced(tuple(entries)))
+        for room in rooms:
             for listener in self.listeners:
-                listener(event.room)
-        if batch is None:
-            return None
-        if self._queued + len(batch.records) > self.queue_size:
-            # Never silent: the events stay in memory (the engine and the view have them);
-            # the fault is counted and logged, and the batch is kept all the same.
-            self.overflows += 1
-            log.error(
-                "alarms: %d events wait to be stored (limit %d); the store is falling behind",
-                self._queued,
-                self.queue_size,
-            )
-        self._queue.append(batch)
-        self._queued += len(batch.records)
+                listener(room)
         self._wake.set()
-        return batch
+        return entries
 
     async def emit_and_wait(self, events: Iterable[AlarmEvent], origin: str) -> None:
-        batch = self.emit(events, origin)
-        if batch is not None:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            batch.waiters.append(done)
-            await done
+        """`emit`; the events are durable in the local journal when it returns (an
+        acknowledgement during a database outage is answered at once)."""
+        self.emit(events, origin)
+
+    def _check_health(self) -> None:
+        healthy = self.wal.error is None and not self.wal.full
+        if healthy == self._healthy:
+            return
+        self._healthy = healthy
+        why = (
+            f"the local alarm journal is full ({self.wal.max_entries} events wait for the "
+            "database); newer alarm events are kept in memory only"
+            if self.wal.full
+            else f"the local alarm journal cannot be written ({self.wal.error}); alarm events "
+            "are kept in memory until the database has them"
+        )
+        for listener in self.health_listeners:
+            listener(healthy, "" if healthy else why)
 
     def _fold(
         self, event: AlarmEvent, origin: str
@@ -222,59 +246,62 @@ class AlarmJournal:
         )
 
     async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batches: list[_Batch] = []
-                while self._queue and len(batches) < 200:
-                    batches.append(self._queue.popleft())
-                await self._store(batches)
-
-    async def _store(self, batches: list[_Batch]) -> None:
-        records = [r for b in batches for r in b.records]
-        views: dict[str, tuple[Alarm, str, datetime | None]] = {}
-        for b in batches:
-            views.update(b.views)
-        ids: list[int] = []
-
-        async def job(session: AsyncSession) -> None:
-            ids[:] = await alarm_store.save(
-                session, alarms=views.values(), events=records, now=self.clock()
-            )
-
-        def committed() -> None:
-            stored = tuple(
-                alarm_store.StoredEvent(i, r.room, r.payload)
-                for i, r in zip(ids, records, strict=True)
-            )
-            self.bus.publish(AlarmStored(stored))
-
+        """Reconcile the local journal into the central store, in order, until stopped."""
         delay = 0.5
         while True:
+            chunk = self.wal.to_store()
+            if not chunk:
+                self._stored_event.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             try:
-                await self.db.write(job, after_commit=committed)
-                break
-            except StoreError:
-                log.exception("alarms: storing %d events failed; retrying", len(records))
+                await self.store(chunk)
+            except StoreError as exc:
+                self.store_failures += 1
+                if self.store_error is None:
+                    log.error(
+                        "alarms: %d events wait for the database (%s); they are announced "
+                        "and kept in the local journal",
+                        self.wal.waiting_for_store,
+                        exc,
+                    )
+                self.store_error = str(exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        self.stored += len(records)
-        self._queued -= len(records)
-        for b in batches:
-            for waiter in b.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.store_error is not None:
+                log.info("alarms: the database is back; the alarm journal is catching up")
+            self.store_error = None
+            delay = 0.5
+
+    async def store(self, chunk: list[WalEntry]) -> None:
+        """Store one chunk of the journal (each event once) and move its cursor on."""
+        found: list[tuple[int, str, dict[str, Any]]] = []
+        entries = [Journaled(e.uid, e.record, e.alarm) for e in chunk]
+
+        async def job(session: AsyncSession) -> None:
+            found[:] = await save_journaled(session, entries, now=self.clock())
+
+        def committed() -> None:
+            stored = tuple(alarm_store.StoredEvent(i, room, p) for i, room, p in found)
+            if stored:
+                self.bus.publish(AlarmStored(stored))
+
+        await self.db.write(job, after_commit=committed)
+        self.wal.mark_stored(chunk[-1].seq)
+        self._check_health()
+        self.stored += len(found)
+
+    async def catch_up(self) -> None:
+        """Store what an earlier run left in the local journal (at start-up, before the view
+        is restored from the store); raises StoreError if the database cannot take it."""
+        while chunk := self.wal.to_store():
+            await self.store(chunk)
 
     async def drain(self) -> None:
         """Wait until every event emitted so far is stored (for tests and shutdown)."""
-        while self._queued:
-            await self._emit_and_wait_marker()
-
-    async def _emit_and_wait_marker(self) -> None:
-        marker = _Batch()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        marker.waiters.append(done)
-        self._queue.append(marker)
-        self._wake.set()
-        await done
+        while self.wal.waiting_for_store:
+            self._stored_event.clear()
+            self._wake.set()
+            await self._stored_event.wait()

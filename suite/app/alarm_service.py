@@ -1,4 +1,4 @@
-"""The alarm service: runs the pure alarm engine, stores every alarm event, then tells others.
+"""The alarm service: runs the pure alarm engine, announces every alarm event, stores it.
 
 Inputs: vital samples and device status from the MQTT adapter (`observe`, `device_status`,
 `technical`), the cases (CaseChanged on the bus: phase, latest cement injection, case id),
@@ -6,9 +6,11 @@ alarm events of other producers on the bus (the DICOM dose rules publish `AlarmR
 tick every second (stale feeds, escalation, delays), and nurses' acknowledgements and limit
 adjustments.
 
-Every event goes to the alarm journal (suite/alarm_journal.py): folded into the view of open
-alarms at once, stored in order, and only after the commit published on the bus as
-`AlarmStored` for the MQTT outbox. An acknowledgement returns once it is durable.
+Every event goes to the alarm journal (suite/app/alarm_journal.py): folded into the view of
+open alarms at once, fsync'd to the local journal file, announced on the bus
+(`AlarmAnnounced`, for the MQTT outbox), and reconciled into the central store as soon as it
+can be. An acknowledgement returns once it is durable in the local journal: it never waits
+for the database.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from suite.app.alarm_journal import BUS, ENGINE, AlarmJournal, AlarmStored
+from suite.app.alarm_journal import BUS, ENGINE, AlarmAnnounced, AlarmJournal, AlarmStored
 from suite.app.alarm_records import limit_from_payload
 from suite.app.case_service import CaseChanged, CaseService
 from suite.bus import Bus
@@ -42,13 +45,14 @@ from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.case import Case
 from suite.store import alarms as alarm_store
 from suite.store import vitals as vitals_store
+from suite.store.alarm_wal import AlarmWal
 from suite.store.database import Database
 from suite.tasks import run_together
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-__all__ = ["AlarmService", "AlarmStored"]
+__all__ = ["AlarmAnnounced", "AlarmService", "AlarmStored"]
 
 
 Context = tuple[str | None, Any, tuple[str, datetime] | None]
@@ -86,9 +90,11 @@ class AlarmService:
         config: AlarmConfig,
         rooms: Sequence[str],
         tick_s: float = 1.0,
-        queue_size: int = 10_000,
+        journal_path: Path | None = None,
         id_factory: Callable[[], str] = _new_alarm_id,
     ) -> None:
+        """`journal_path`: the local alarm journal's file (None: kept in memory only, for
+        tests of other parts; the service always gives one)."""
         self.db, self.bus, self.cases, self.clock = db, bus, cases, clock
         self.config = config
         self.rooms = list(rooms)
@@ -96,11 +102,15 @@ class AlarmService:
         self.engine = AlarmEngine(config, id_factory=id_factory)
         self._context: dict[str, Context] = {}
         self.journal = AlarmJournal(
-            db=db, bus=bus, clock=clock, case_for_room=self.case_for_room, queue_size=queue_size
+            db=db,
+            bus=bus,
+            clock=clock,
+            case_for_room=self.case_for_room,
+            wal=AlarmWal(journal_path),
         )
         self._emit = self.journal.emit
-        self._inbox = bus.subscribe("alarm-service", AlarmEvent, maxsize=10_000)
-        self._case_feed = bus.subscribe("alarm-service-cases", CaseChanged, maxsize=10_000)
+        self._subscribe()
+        self._closed = False
         self.loaded = asyncio.Event()
 
     # ---- inputs (synchronous; never block the caller) -----------------------------------
@@ -314,7 +324,11 @@ class AlarmService:
     # ---- start-up and the loops -------------------------------------------------------------
 
     async def load(self) -> None:
-        """Restore open alarms and this patient's limits from the store; sync every room."""
+        """Store what the local journal holds from an earlier run, then restore open alarms
+        and this patient's limits from the store; sync every room."""
+        if not self.loaded.is_set():
+            self.journal.wal.open()
+        await self.journal.catch_up()
         since = self.clock() - timedelta(seconds=RESTORE_SAMPLES_S)
         samples: list[VitalSample] = []
         async with self.db.session() as session:
@@ -344,9 +358,12 @@ class AlarmService:
         self.loaded.set()
 
     async def run(self) -> None:
-        if not self.loaded.is_set():
-            await self.load()
+        if self._closed:  # started again (by the supervisor) after a failure
+            self._subscribe()
+            self._closed = False
         try:
+            if not self.loaded.is_set():
+                await self.load()
             await run_together(
                 {
                     "alarm-store": self.journal.run(),
@@ -358,6 +375,12 @@ class AlarmService:
         finally:
             self._inbox.close()
             self._case_feed.close()
+            self._closed = True
+            self.journal.wal.close()
+
+    def _subscribe(self) -> None:
+        self._inbox = self.bus.subscribe("alarm-service", AlarmEvent, maxsize=10_000)
+        self._case_feed = self.bus.subscribe("alarm-service-cases", CaseChanged, maxsize=10_000)
 
     async def _tick_loop(self) -> None:
         while True:

@@ -11,11 +11,14 @@ from datetime import datetime
 from pathlib import Path
 
 from suite.app.actions import Actions
+from suite.app.alarm_journal import ALARM_JOURNAL_KIND
 from suite.app.alarm_service import AlarmService
 from suite.app.context import Component, ServiceContext
 from suite.app.roles import Permissions
 from suite.app.sample_intake import SampleIntake
+from suite.app.site_alarm import SiteAlarm
 from suite.app.vitals_service import VitalsRecorder
+from suite.domain.alarms.model import Priority
 from suite.domain.dose import DoseThresholds
 from suite.report import alarm_limits
 from suite.store.database import Database
@@ -35,6 +38,15 @@ def build_application(ctx: ServiceContext) -> list[Component]:
         config=s.alarms.engine_config(),
         rooms=ctx.served,
         tick_s=s.alarms.tick_s,
+        journal_path=s.alarm_journal_path,
+    )
+    journal_alarm = SiteAlarm(
+        ctx.bus, clock=ctx.clock, kind=ALARM_JOURNAL_KIND, device=me, priority=Priority.HIGH
+    )
+    alarms.journal.health_listeners.append(
+        lambda ok, why: (
+            journal_alarm.clear("the journal is written again") if ok else journal_alarm.raise_(why)
+        )
     )
     recorder = VitalsRecorder(ctx.db, queue_size=m.vitals_queue, batch=m.vitals_batch)
     ctx.alarms = alarms

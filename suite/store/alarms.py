@@ -1,8 +1,9 @@
 """Alarms: one row per alarm (its current view) and the append-only log of its events.
 
-The log is also the durable outbox of the alarm topic: `published_at` stays NULL until the
-event was acknowledged by the broker (QoS 1), so events raised while the broker is down are
-published, in id order, when it returns, even across a restart of the service.
+Events reach the log from each instance's local alarm journal (suite/store/alarm_wal.py,
+suite/store/alarm_journaled.py), once each: `event_uid` is the journal's id of the event.
+The alarm topic is published from that journal, not from here; `unpublished` and
+`mark_published` remain for the log's older rows and for tests of the table.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class AlarmEventRow(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
+    # the local journal's id of the event (None: stored before the journal existed)
+    event_uid: str | None = Field(default=None, max_length=40, unique=True)
     alarm_id: str = Field(index=True, max_length=64)
     room: str = Field(index=True, max_length=64)
     case_id: str | None = Field(default=None, index=True, max_length=64)

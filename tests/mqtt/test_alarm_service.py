@@ -136,6 +136,7 @@ async def test_another_producers_alarm_is_stored_and_a_nurse_acknowledgement_cle
         assert service.active("IR1") == []
         with pytest.raises(AlarmAlreadyCleared):
             await service.acknowledge("dose-1", user="nurse2")
+        await service.drain()  # the store follows the local journal
     async with cases.db.session() as s:
         events = await alarm_store.events_for(s, alarm_id="dose-1")
     assert [(e.event, e.user, e.case_id) for e in events] == [

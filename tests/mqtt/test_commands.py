@@ -204,6 +204,7 @@ async def test_a_nurse_acknowledges_and_adjusts_a_limit_with_a_reason(cases, clo
             reason="x",
         )
         assert wrong["rule"] == "bad-command" and "unknown parameter 'bp'" in wrong["error"]
+        await asyncio.wait_for(alarms.drain(), 10)  # acknowledged from the local journal
     async with cases.db.session() as s:
         events = await alarm_store.events_for(s, alarm_id=alarm.alarm_id)
         assert ("acknowledged", "nurse1") in [(e.event, e.user) for e in events]

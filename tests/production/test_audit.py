@@ -72,6 +72,8 @@ async def test_audit_lists_who_did_what_when_and_from_where_in_time_order(
             chan, "nurse1", id="3", action="adjust_limit", room="IR1", parameter="spo2",
             low=86, high=None, reason="COPD",
         )  # fmt: skip
+        async with asyncio.timeout(10):  # the store follows the local alarm journal
+            await chan.actions.alarms.drain()
 
     # An action that leaves no case or alarm event, written as its command writes it.
     replayed_at = clock.advance(60)

@@ -32,6 +32,8 @@ import hl7.mllp
 import pytest
 from sqlmodel import col, select
 
+from suite.domain.alarms.parameters import Param
+from suite.store.alarms import AlarmEventRow
 from suite.store.database import Database
 from suite.store.dicom import DicomInstanceRow
 from suite.store.hl7 import Hl7InboundRow
@@ -42,43 +44,12 @@ from tests.hl7.conftest import msa, send
 from tests.hostile.conftest import MODALITY_AE, STORESCU, hostile_settings, installed
 from tests.mqtt.conftest import Broker, running, watching
 from tests.mqtt.test_end_to_end import vitals
-from tests.peers import Postgres, missing, run_mosquitto, run_postgres
+from tests.peers import Postgres, missing, run_mosquitto, run_postgres, small_disk
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.dcmtk]
 
 OUTAGE_S = 65.0
 ROOT = "procsuite/t"
-
-
-@contextlib.contextmanager
-def small_disk(directory: Path, *, size_mib: int = 64) -> Iterator[Any]:
-    """`directory` on a tmpfs of `size_mib` that `set(True)` fills (a filler file takes the
-    rest of it) and `set(False)` frees: the database's own disk full, as SQLite meets it."""
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        missing(f"a small tmpfs to fill (mount as root failed: {mounted.stderr.strip()})")
-    filler = directory / "filler"
-
-    def full(on: bool) -> None:
-        if not on:
-            filler.unlink(missing_ok=True)
-            return
-        with filler.open("wb") as f:
-            chunk = b"\0" * (1 << 20)
-            with contextlib.suppress(OSError):  # ENOSPC: the disk is full now
-                while True:
-                    f.write(chunk)
-                    f.flush()
-
-    try:
-        yield full
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], capture_output=True, check=False)
 
 
 async def _hl7_until_aa(port: int, message: str, acked: dict[str, list[str]]) -> None:
@@ -111,6 +82,8 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
     acked: dict[str, list[str]] = {}
     stored_images: list[str] = []
     image_tries: dict[str, list[bool]] = {}
+    spo2 = {"IR1": 97.0}  # what the monitor measures now
+    first_low: list[float] = []  # loop time of the first desaturated sample published
     with run_mosquitto() as mosq:
         broker = Broker("mosquitto", mosq.port, mosq)
         settings = hostile_settings(
@@ -135,8 +108,10 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
                 seq = 0
                 while True:
                     seq += 1
-                    payload = vitals(t0 + timedelta(seconds=seq), seq, spo2=97, hr=70)
+                    payload = vitals(t0 + timedelta(seconds=seq), seq, spo2=spo2["IR1"], hr=70)
                     await watch.client.publish(f"{ROOT}/rooms/IR1/vitals/mon-1", payload, qos=1)
+                    if spo2["IR1"] < 90 and not first_low:
+                        first_low.append(asyncio.get_running_loop().time())
                     sent_seq.append(seq)
                     await asyncio.sleep(1.0)
 
@@ -170,8 +145,30 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
             feeding = asyncio.create_task(monitor())
             await asyncio.sleep(2.0)
             await asyncio.to_thread(down)
+            outage_ends = asyncio.get_running_loop().time() + OUTAGE_S
             senders = asyncio.gather(his(), modality())
-            await asyncio.sleep(OUTAGE_S)
+            # The patient desaturates during the outage: the alarm is annunciated on the
+            # alarm topic as soon as the delay is over, and a nurse's acknowledgement is
+            # answered, both without the database (issue 14 point 1).
+            await asyncio.sleep(5.0)
+            spo2["IR1"] = 84.0
+            raised = await watch.wait_for(
+                lambda t, b: t == f"{ROOT}/alarms/IR1" and b.get("kind") == "spo2_low"
+                and b.get("event") == "raised",
+                within_s=30,
+            )  # fmt: skip
+            announced_after = asyncio.get_running_loop().time() - first_low[0]
+            delay_s = ctx.alarms.config.limits[Param.SPO2].delay_s
+            # Within the condition delay and one sample period (1 s) plus 1 s: the alarm
+            # does not wait for the database (which would take the rest of the 65 s).
+            assert announced_after < delay_s + 2.0, announced_after
+            ack = {"id": "ack-out", "action": "ack_alarm", "alarm_id": raised["alarm_id"]}
+            reply = await watch.send("nurse1", ack, within_s=10)
+            assert reply["ok"] is True, reply
+            assert reply["result"]["acknowledged_by"] == "nurse1"
+            spo2["IR1"] = 97.0
+            assert asyncio.get_running_loop().time() < outage_ends - 20  # still down
+            await asyncio.sleep(outage_ends - asyncio.get_running_loop().time())
             # The service is still up: it answers a command after the whole outage.
             reply = await watch.send("nurse1", {"id": "alive", "action": "resync"}, within_s=10)
             assert reply["ok"] is True
@@ -202,13 +199,32 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
                     break
                 await asyncio.sleep(1.0)
             assert await linked(), stored_images
+            published = [
+                b for b in watch.on("alarms/IR1") if b.get("alarm_id") == raised["alarm_id"]
+            ]
+            async with asyncio.timeout(30):
+                await ctx.alarms.drain()
     check = Database.from_url(db_url)
     try:
         async with check.session() as s:
             seqs = [r for r in (await s.exec(select(VitalSampleRow.seq))).all() if r is not None]
             controls = set((await s.exec(select(Hl7InboundRow.control_id))).all())
+            alarm_rows = (
+                await s.exec(
+                    select(AlarmEventRow)
+                    .where(AlarmEventRow.alarm_id == raised["alarm_id"])
+                    .order_by(col(AlarmEventRow.id))
+                )
+            ).all()
     finally:
         await check.dispose()
+    # Every event of the outage's alarm is stored once, in the order it was announced.
+    assert [r.event for r in alarm_rows][:2] == ["raised", "acknowledged"]
+    assert alarm_rows[1].user == "nurse1"
+    announced = list(dict.fromkeys(b["event_uid"] for b in published))
+    uids = [r.event_uid for r in alarm_rows]
+    assert len(set(uids)) == len(uids) and set(announced) <= set(uids)
+    assert [u for u in uids if u in announced] == announced
     assert sorted(seqs) == sent_seq  # every sample, the outage's included, exactly once
     assert len(acked) == 8 and all(a[-1] == "AA" for a in acked.values())
     assert set(acked) <= controls  # every message answered AA is stored
