@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import hl7
 import hl7.mllp
 import pytest
 from sqlmodel import col, select
+from textual.pilot import Pilot
 
 from suite.domain.alarms.parameters import Param
 from suite.store.alarms import AlarmEventRow
@@ -45,11 +46,24 @@ from tests.hostile.conftest import MODALITY_AE, STORESCU, hostile_settings, inst
 from tests.mqtt.conftest import Broker, running, watching
 from tests.mqtt.test_end_to_end import vitals
 from tests.peers import Postgres, missing, run_mosquitto, run_postgres, small_disk
+from tests.tui.conftest import shows, until
+from tui.app import SuiteApp
+from tui.mqtt_client import MqttSuiteClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.dcmtk]
 
 OUTAGE_S = 65.0
 ROOT = "procsuite/t"
+
+
+@contextlib.asynccontextmanager
+async def dashboard(port: int, user: str) -> AsyncIterator[tuple[SuiteApp, Pilot[None]]]:
+    """`user`'s `procsuite tui` over MQTT, driven through its pilot."""
+    client = MqttSuiteClient(f"mqtt://127.0.0.1:{port}", site="t", user=user, reply_timeout_s=15)
+    app = SuiteApp(client, redraw_s=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.model.connected and app.model.rooms, what="connected")
+        yield app, pilot
 
 
 async def _hl7_until_aa(port: int, message: str, acked: dict[str, list[str]]) -> None:
@@ -162,10 +176,20 @@ async def _drill(tmp_path: Path, db_url: str, down: Any, up: Any) -> None:
             # Within the condition delay and one sample period (1 s) plus 1 s: the alarm
             # does not wait for the database (which would take the rest of the 65 s).
             assert announced_after < delay_s + 2.0, announced_after
-            ack = {"id": "ack-out", "action": "ack_alarm", "alarm_id": raised["alarm_id"]}
-            reply = await watch.send("nurse1", ack, within_s=10)
-            assert reply["ok"] is True, reply
-            assert reply["result"]["acknowledged_by"] == "nurse1"
+            # The nurse's dashboard shows it and acknowledges it with its keys, meanwhile.
+            async with dashboard(mosq.port, "nurse1") as (app, pilot):
+                await shows(pilot, "!!! HIGH IR1 SpO2")
+                await pilot.press("v")
+                await shows(pilot, "IR1 vitals and alarms")
+                await pilot.press("a")
+                await shows(pilot, "DONE acknowledge high alarm 'SpO2")
+                ack_event = await watch.wait_for(
+                    lambda t, b: t == f"{ROOT}/alarms/IR1" and b.get("event") == "acknowledged"
+                    and b.get("alarm_id") == raised["alarm_id"],
+                    within_s=10,
+                )  # fmt: skip
+                assert ack_event["user"] == "nurse1"
+                await shows(pilot, "ACK by nurse1")
             spo2["IR1"] = 97.0
             assert asyncio.get_running_loop().time() < outage_ends - 20  # still down
             await asyncio.sleep(outage_ends - asyncio.get_running_loop().time())
