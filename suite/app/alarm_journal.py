@@ -268,7 +268,7 @@ class AlarmJournal:
                     )
                 self.store_error = str(exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 2.0)
                 continue
             if self.store_error is not None:
                 log.info("alarms: the database is back; the alarm journal is catching up")
@@ -292,6 +292,20 @@ class AlarmJournal:
         self.wal.mark_stored(chunk[-1].seq)
         self._check_health()
         self.stored += len(found)
+
+    async def flush(self, within_s: float) -> None:
+        """At a clean stop: store what the local journal holds, for at most `within_s`; what
+        is left stays in the journal and is stored at the next start."""
+        try:
+            async with asyncio.timeout(within_s):
+                while chunk := self.wal.to_store():
+                    await self.store(chunk)
+        except (TimeoutError, StoreError) as exc:
+            log.warning(
+                "alarms: %d events stay in the local journal for the next start (%s)",
+                self.wal.waiting_for_store,
+                type(exc).__name__,
+            )
 
     async def catch_up(self) -> None:
         """Store what an earlier run left in the local journal (at start-up, before the view

@@ -50,6 +50,7 @@ from suite.store.database import Database
 from suite.tasks import run_together
 
 log = logging.getLogger(__name__)
+STOP_FLUSH_S = 5.0  # a clean stop stores what the alarm journal holds for this long at most
 
 Clock = Callable[[], datetime]
 __all__ = ["AlarmAnnounced", "AlarmService", "AlarmStored"]
@@ -376,6 +377,8 @@ class AlarmService:
             self._inbox.close()
             self._case_feed.close()
             self._closed = True
+            if self.loaded.is_set():
+                await self.journal.flush(STOP_FLUSH_S)
             self.journal.wal.close()
 
     def _subscribe(self) -> None:
