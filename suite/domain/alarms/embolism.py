@@ -53,8 +53,8 @@ def window_of(config: EmbolismConfig, param: Param) -> tuple[float, int]:
 
 
 def median_before(room: RoomState, param: Param, end: datetime, window_s: float) -> list[float]:
-    start = end - timedelta(seconds=window_s)
-    return [v for t, v in room.history.get(param, ()) if start <= t < end]
+    series = room.history.get(param)
+    return series.values_between(end - timedelta(seconds=window_s), end) if series else []
 
 
 def baseline_of(config: EmbolismConfig, room: RoomState) -> Mapping[Param, float]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from suite.domain.alarms.config import Limit
@@ -65,6 +66,70 @@ class Reading:
     device: str
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_COMPACT_AFTER = 256  # forgotten readings a series holds on to at most
+
+
+def _micros(at: datetime) -> int:
+    """`at` (aware) as whole microseconds since 1970: exact, and ordered as the times are."""
+    return (at - _EPOCH) // _MICROSECOND
+
+
+class ReadingSeries:
+    """One parameter's recent valid readings in a room, in arrival order: device time (whole
+    microseconds since 1970) and value in two arrays, 16 bytes a reading. A deque of
+    (datetime, float) tuples costs about 130 bytes a reading, and a room keeps 30 minutes of
+    each baseline parameter (`embolism.history_keep_s`) at whatever rate its monitors send:
+    at 1 Hz, 20 rooms held 19 MiB that way (bench/memory.py, docs/benchmarks.md)."""
+
+    __slots__ = ("_at", "_values", "_head", "_ordered")
+
+    def __init__(self) -> None:
+        self._at = array("q")
+        self._values = array("d")
+        self._head = 0  # readings before it are forgotten, until the arrays are compacted
+        self._ordered = True  # times never decrease (then a window is found by bisection)
+
+    def __len__(self) -> int:
+        return len(self._at) - self._head
+
+    @property
+    def capacity(self) -> int:
+        """Readings the arrays hold, forgotten ones not yet compacted away included."""
+        return len(self._at)
+
+    def append(self, at: datetime, value: float) -> None:
+        us = _micros(at)
+        if self._ordered and len(self) and us < self._at[-1]:
+            self._ordered = False  # two monitors a little apart: windows are scanned
+        self._at.append(us)
+        self._values.append(value)
+
+    def drop_before(self, horizon: datetime) -> None:
+        """Forget the oldest readings (from the front) while they are older than `horizon`."""
+        limit = _micros(horizon)
+        at, head, n = self._at, self._head, len(self._at)
+        while head < n and at[head] < limit:
+            head += 1
+        self._head = head
+        if head >= _COMPACT_AFTER or (head and 2 * head >= n):  # O(1) a reading
+            del at[:head]
+            del self._values[:head]
+            self._head = 0
+            if not self._ordered:  # the reading out of order may have been forgotten
+                self._ordered = all(at[i] <= at[i + 1] for i in range(len(at) - 1))
+
+    def values_between(self, start: datetime, end: datetime) -> list[float]:
+        """The values of the readings with `start <= time < end`, in arrival order."""
+        lo_us, hi_us = _micros(start), _micros(end)
+        at, values, head = self._at, self._values, self._head
+        if self._ordered:
+            lo = bisect_left(at, lo_us, head)
+            return values[lo : bisect_left(at, hi_us, lo)].tolist()
+        return [values[i] for i in range(head, len(at)) if lo_us <= at[i] < hi_us]
+
+
 @dataclass(slots=True)
 class RoomState:
     """One room: the context of its case, its patient's limits and recent readings."""
@@ -76,7 +141,7 @@ class RoomState:
     anchor: datetime | None = None  # the case's first injection: the baseline ends here
     adjusted: dict[Param, LimitAdjusted] = field(default_factory=dict)
     latest: dict[Param, Reading] = field(default_factory=dict)
-    history: dict[Param, deque[tuple[datetime, float]]] = field(default_factory=dict)
+    history: dict[Param, ReadingSeries] = field(default_factory=dict)
     baseline: dict[Param, float] = field(default_factory=dict)  # frozen once anchored
     embolism: Debounce = field(default_factory=Debounce)
     # Capnography: service time sedation started, the EtCO2 readings (device time, value)
@@ -99,11 +164,9 @@ class RoomState:
             return
         series = self.history.get(param)
         if series is None:
-            series = self.history[param] = deque()
-        series.append((reading.at, reading.value))
-        horizon = reading.at - timedelta(seconds=keep_s)
-        while series and series[0][0] < horizon:
-            series.popleft()
+            series = self.history[param] = ReadingSeries()
+        series.append(reading.at, reading.value)
+        series.drop_before(reading.at - timedelta(seconds=keep_s))
 
     def new_case(self, case_id: str | None) -> None:
         """Forget what belonged to the previous case's patient: adjusted limits, injections,
