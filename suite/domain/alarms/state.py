@@ -81,7 +81,7 @@ class ReadingSeries:
     microseconds since 1970) and value in two arrays, 16 bytes a reading. A deque of
     (datetime, float) tuples costs about 130 bytes a reading, and a room keeps 30 minutes of
     each baseline parameter (`embolism.history_keep_s`) at whatever rate its monitors send:
-    at 1 Hz, 20 rooms held 19 MiB that way (bench/memory.py, docs/benchmarks.md)."""
+    at 1 Hz, 20 rooms held about 14 MiB that way (bench/memory.py, docs/benchmarks.md)."""
 
     __slots__ = ("_at", "_values", "_head", "_ordered")
 
