@@ -101,6 +101,7 @@ def stats(service: Any, refused: list[str]) -> dict[str, Any]:
         "alarm_events_waiting": alarms.queued,
         "open_alarms": len(alarms.active()),
         "refused_steps": refused,
+        "phases": sorted(case.phase.value for case in ctx.cases.all()),
         "traced_bytes": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
     }
 

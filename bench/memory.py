@@ -14,10 +14,14 @@ The monitors are paced by the simulated clock (sample k of every monitor when th
 reaches start + k s), and the service's backlog (published minus received) is checked
 every simulated minute; at the end every sample must be stored.
 
-Two passes of the same hour: RSS sampled every simulated minute with nothing else in the
-service process; then the same with tracemalloc on (1 frame), snapshots at simulated
-minute `WARMUP_MIN` and at the end, compared by file:line. Growth after warm-up is judged
-against `BOUND_MIB`.
+Two passes of the same hour: RSS (VmRSS, and RssAnon, the heap part) sampled every simulated
+minute with nothing else in the service process; then the same with tracemalloc on (1 frame),
+its traced size every minute and snapshots (after a `gc.collect()`) at simulated minute
+`WARMUP_MIN`, at `STEADY_MIN` (when the 30-minute embolism baseline window is full) and at the
+end, compared by file:line. The RSS growth after warm-up is judged against `BOUND_MIB`.
+
+Environment: BENCH_MEMORY_SIM_S (3600), BENCH_MEMORY_SPEED (30: two minutes a pass),
+BENCH_MEMORY_PASSES ("plain,tracemalloc").
 """
 
 from __future__ import annotations
