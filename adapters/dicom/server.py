@@ -13,7 +13,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -145,6 +145,15 @@ class DicomScp:
         """Release the fsync threads (after the server has stopped)."""
         self._syncs.shutdown(wait=True)
 
+    def _start_sync(self, spool: Path) -> Future[None] | None:
+        """The spool's fsync, begun now in a worker so it runs while the data set is read
+        and checked (`place` waits for it before linking; a refused object's is wasted).
+        None once the pool is closed (the service is stopping): `place` fsyncs in line."""
+        try:
+            return self._syncs.submit(filestore.sync_file, spool)
+        except RuntimeError:
+            return None
+
     def start(
         self, host: str, port: int, *, tls: ssl.SSLContext | None = None
     ) -> ThreadedAssociationServer:
@@ -256,9 +265,7 @@ class DicomScp:
         sent_as = str(request.AffectedSOPInstanceUID or "")
         try:
             spool = Path(event.dataset_path)
-            # The spool's fsync runs while its data set is read and checked; `place` waits
-            # for it before linking. A refused object's fsync is merely wasted.
-            synced = self._syncs.submit(filestore.sync_file, spool)
+            synced = self._start_sync(spool)
             facts = read_instance(
                 spool,
                 sent_as_class=str(request.AffectedSOPClassUID or ""),
