@@ -171,4 +171,5 @@ class DicomAdapter:
         finally:
             self._server = None
             await asyncio.to_thread(server.shutdown)
+            await asyncio.to_thread(scp.close)
             log.info("dicom: listener stopped")

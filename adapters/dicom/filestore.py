@@ -5,6 +5,10 @@ the received bytes are fsynced, hard-linked into place (atomic, and never replac
 already there, so the first copy of a repeated instance is the one kept) and the directory is
 fsynced. When the spool is on another file system the bytes are copied to a temporary file
 beside the target first. New directories are fsynced into their parents as well.
+
+The receiving side may start the spool's fsync early (`sync_file` in a worker thread, begun
+while the data set is read); `place` then waits for that fsync before it links the file, so
+the order "bytes on disk, then their name" stays the same.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import errno
 import os
 import shutil
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,28 +45,54 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def ensure_dir(path: Path) -> None:
-    """Create `path` and its missing parents, each made durable in its parent."""
+def sync_file(path: Path) -> None:
+    """fsync the file at `path` (for a worker thread: `place(..., synced=future)`)."""
+    _fsync_file(path)
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create `path` and its missing parents; returns those this call created, outermost
+    first. Their entries in their parents are not yet durable: `place` fsyncs those parents
+    after the file's own directory, so that one journal commit usually covers them all."""
     missing: list[Path] = []
     probe = path
     while not probe.is_dir():
         missing.append(probe)
         probe = probe.parent
+    made: list[Path] = []
     for directory in reversed(missing):
         try:
             directory.mkdir()
         except FileExistsError:
             continue  # another association made it at the same moment
-        _fsync_dir(directory.parent)
+        made.append(directory)
+    return made
 
 
-def place(spool: Path, root: Path, relative: str) -> Placed:
-    """Make the spooled file durable at `root / relative`; never replaces an existing file."""
+def place(spool: Path, root: Path, relative: str, *, synced: Future[None] | None = None) -> Placed:
+    """Make the spooled file durable at `root / relative`; never replaces an existing file.
+
+    `synced`: the spool's fsync already under way in another thread (`sync_file`); it is
+    waited for (and its error raised) before the file is linked into place.
+    """
     target = root / relative
-    ensure_dir(target.parent)
+    made = _make_dirs(target.parent)
+    try:
+        return _link_into_place(spool, target, synced)
+    finally:
+        # New directories (a new study or series) are durable in their parents before this
+        # returns, whatever happened to the file: innermost first.
+        for directory in reversed(made):
+            _fsync_dir(directory.parent)
+
+
+def _link_into_place(spool: Path, target: Path, synced: Future[None] | None) -> Placed:
     if target.exists():
         return Placed(target, already_there=True)
-    _fsync_file(spool)
+    if synced is None:
+        _fsync_file(spool)
+    else:
+        synced.result()
     try:
         os.link(spool, target)
     except FileExistsError:

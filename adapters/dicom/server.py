@@ -13,6 +13,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -134,6 +135,24 @@ class DicomScp:
         # P-DATA bytes received per association since its last complete request: an object
         # larger than the limit is aborted while it arrives, not after it was spooled whole.
         self._receiving: dict[int, int] = {}
+        # fsyncs of received spool files, begun while the association thread reads the data
+        # set (one per association at a time; the pool only bounds the threads).
+        self._syncs = ThreadPoolExecutor(
+            max_workers=max(2, min(max_associations, 8)), thread_name_prefix="dicom-fsync"
+        )
+
+    def close(self) -> None:
+        """Release the fsync threads (after the server has stopped)."""
+        self._syncs.shutdown(wait=True)
+
+    def _start_sync(self, spool: Path) -> Future[None] | None:
+        """The spool's fsync, begun now in a worker so it runs while the data set is read
+        and checked (`place` waits for it before linking; a refused object's is wasted).
+        None once the pool is closed (the service is stopping): `place` fsyncs in line."""
+        try:
+            return self._syncs.submit(filestore.sync_file, spool)
+        except RuntimeError:
+            return None
 
     def start(
         self, host: str, port: int, *, tls: ssl.SSLContext | None = None
@@ -246,6 +265,7 @@ class DicomScp:
         sent_as = str(request.AffectedSOPInstanceUID or "")
         try:
             spool = Path(event.dataset_path)
+            synced = self._start_sync(spool)
             facts = read_instance(
                 spool,
                 sent_as_class=str(request.AffectedSOPClassUID or ""),
@@ -265,7 +285,7 @@ class DicomScp:
             )
             return status(exc.status, exc.reason)
         try:
-            placed = filestore.place(spool, self.root, facts.relative_path)
+            placed = filestore.place(spool, self.root, facts.relative_path, synced=synced)
         except OSError as exc:
             self.counters.add("write_failures")
             log.error("dicom: cannot write %s: %s", facts.relative_path, exc)

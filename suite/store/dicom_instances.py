@@ -8,6 +8,7 @@ that write's job.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,21 @@ class InstanceCase:
     match_rule: str | None
 
 
+_INSTANCES: Any = DicomInstanceRow.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _insert_instance(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for an index row, in `dialect`: a Core
+    statement built once (building an ORM insert per instance cost more than running it)."""
+    insert_new: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert_new(_INSTANCES)
+        .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
+        .returning(_INSTANCES.c.id)
+    )
+
+
 async def record_instance(
     db: Database,
     new: NewInstance,
@@ -109,36 +125,29 @@ async def record_instance(
     """Record a stored instance in one transaction: its index row (unless the index has it
     already), its dose report, and its PACS forward row when `forward_to` is set. Returns
     once committed."""
-    # INSERT ... ON CONFLICT DO NOTHING, in the database's dialect.
-    insert_new: Any = sqlite_insert if db.is_sqlite else postgresql_insert
+    statement = _insert_instance(db.engine.dialect.name)
+    values = {
+        "sop_instance_uid": new.sop_instance_uid,
+        "sop_class_uid": new.sop_class_uid,
+        "study_uid": new.study_uid,
+        "series_uid": new.series_uid,
+        "modality": new.modality[:16],
+        "accession": new.accession[:64],
+        "patient_id": new.patient_id[:64],
+        "path": new.path,
+        "size_bytes": new.size_bytes,
+        "transfer_syntax": new.transfer_syntax,
+        "calling_ae": new.calling_ae,
+        "received_at": new.received_at,
+        "case_id": new.case_id,
+        "match_rule": new.match_rule,
+        "linked": new.case_id is None,  # nothing to tell a case until it is assigned
+        "link_note": new.link_note[:400],
+    }
 
     async def job(session: AsyncSession) -> IndexResult:
         # One statement on the association's critical path: insert unless already there.
-        added = (
-            await session.exec(
-                insert_new(DicomInstanceRow)
-                .values(
-                    sop_instance_uid=new.sop_instance_uid,
-                    sop_class_uid=new.sop_class_uid,
-                    study_uid=new.study_uid,
-                    series_uid=new.series_uid,
-                    modality=new.modality[:16],
-                    accession=new.accession[:64],
-                    patient_id=new.patient_id[:64],
-                    path=new.path,
-                    size_bytes=new.size_bytes,
-                    transfer_syntax=new.transfer_syntax,
-                    calling_ae=new.calling_ae,
-                    received_at=new.received_at,
-                    case_id=new.case_id,
-                    match_rule=new.match_rule,
-                    linked=new.case_id is None,  # nothing to tell a case until it is assigned
-                    link_note=new.link_note[:400],
-                )
-                .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
-                .returning(DicomInstanceRow.id)
-            )
-        ).first()
+        added = (await session.exec(statement, params=values)).first()
         if added is None:
             existing = (
                 await session.exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,22 @@ def test_a_file_is_placed_once_and_the_first_copy_is_kept(tmp_path: Path) -> Non
     assert again.already_there
     assert placed.path.read_bytes() == b"first copy"
     assert first.exists()  # the spool is the receiver's to delete
+
+
+def test_a_spool_whose_early_fsync_failed_gets_no_name(tmp_path: Path) -> None:
+    # The receiver starts the spool's fsync in a worker while it reads the data set; when
+    # that fsync fails the bytes may not be on disk, so they must not be linked into place.
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"received bytes")
+    synced: Future[None] = Future()
+    synced.set_exception(OSError(errno.EIO, "Input/output error"))
+    with pytest.raises(OSError, match="Input/output error"):
+        filestore.place(spool, tmp_path / "dicom", "1.2/1.2.3/1.2.3.4.dcm", synced=synced)
+    assert not (tmp_path / "dicom" / "1.2" / "1.2.3" / "1.2.3.4.dcm").exists()
+    done: Future[None] = Future()
+    done.set_result(None)
+    placed = filestore.place(spool, tmp_path / "dicom", "1.2/1.2.3/1.2.3.4.dcm", synced=done)
+    assert placed.path.read_bytes() == b"received bytes"
 
 
 def test_across_file_systems_the_bytes_are_copied_beside_the_target(
