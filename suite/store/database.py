@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from suite.errors import StoreError as StoreError  # re-exported: the store raises it
+from suite.store import sqlite_driver
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """
     url = async_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One trip to aiosqlite's thread per statement (suite/store/sqlite_driver.py).
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi()
+        )
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -1,0 +1,107 @@
+"""SQLite's driver: one trip to aiosqlite's thread per statement, and SQLAlchemy still sees
+what a DBAPI cursor gives (rows, rowcount, lastrowid, errors, rollbacks)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiosqlite.core
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from suite.store.database import Database, StoreError
+from tests.store.test_database import count, insert_case
+
+
+@pytest_asyncio.fixture
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    if not sqlite_url.startswith("sqlite"):
+        pytest.skip("the driver is SQLite's; PROCSUITE_DB_URL names another database")
+    db = Database.from_url(sqlite_url)
+    writer = asyncio.create_task(db.run())
+    try:
+        yield db
+    finally:
+        db.close()
+        await writer
+        await db.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What each trip to aiosqlite's thread ran: the SQL, or the connection method's name."""
+    seen: list[str] = []
+    original = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(args[1] if len(args) > 1 else getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    return seen
+
+
+@pytest.mark.asyncio
+async def test_a_one_statement_write_costs_three_trips_and_is_committed(
+    sqlite_db: Database, trips: list[str]
+) -> None:
+    await sqlite_db.write(insert_case("k1"))  # warm: the pool's first connection
+    trips.clear()
+    await sqlite_db.write(insert_case("k2"))
+    assert len(trips) == 3, trips  # BEGIN IMMEDIATE, the insert, COMMIT (no pool rollback)
+    assert trips[0] == "BEGIN IMMEDIATE" and trips[-1] == "commit"
+    assert await count(sqlite_db) == 2
+
+
+@pytest.mark.asyncio
+async def test_rows_rowcount_and_returning_come_back_through_the_one_trip(
+    sqlite_db: Database,
+) -> None:
+    await asyncio.gather(*(sqlite_db.write(insert_case(f"k{i}")) for i in range(4)))
+
+    async def update(session):  # type: ignore[no-untyped-def]
+        result = await session.exec(
+            text("update cases set room = 'IR2' where case_id in ('k1', 'k2')")
+        )
+        return result.rowcount
+
+    async def returning(session):  # type: ignore[no-untyped-def]
+        result = await session.exec(
+            text("update cases set room = 'IR3' where case_id = 'k3' returning case_id, room")
+        )
+        return result.all()
+
+    assert await sqlite_db.write(update) == 2
+    assert [tuple(r) for r in await sqlite_db.write(returning)] == [("k3", "IR3")]
+    async with sqlite_db.session() as s:
+        rooms = (await s.exec(text("select case_id, room from cases order by case_id"))).all()
+    assert [tuple(r) for r in rooms] == [("k0", "r"), ("k1", "IR2"), ("k2", "IR2"), ("k3", "IR3")]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_statement_is_the_stores_error_and_its_savepoint_rolls_back(
+    sqlite_db: Database,
+) -> None:
+    await sqlite_db.write(insert_case("k1"))
+    results = await asyncio.gather(
+        sqlite_db.write(insert_case("k1")),  # the same key: refused by SQLite
+        sqlite_db.write(insert_case("k2")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], StoreError) and "UNIQUE" in str(results[0])
+    assert results[1] == "k2"
+    assert await count(sqlite_db) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_session_that_rolls_back_leaves_nothing(sqlite_url: str) -> None:
+    if not sqlite_url.startswith("sqlite"):
+        pytest.skip("the driver is SQLite's; PROCSUITE_DB_URL names another database")
+    db = Database.from_url(sqlite_url)
+    try:
+        async with db.session() as s:
+            await insert_case("gone")(s)  # in the transaction the session began
+            await s.rollback()  # an open transaction: the trip is made and undoes the insert
+        assert await count(db) == 0
+    finally:
+        await db.dispose()
