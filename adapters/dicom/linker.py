@@ -2,7 +2,8 @@
 
 For each case with rows to tell: its dose is brought up to date first (from every dose report
 stored for it), then each patient image is linked to the case's open step (LinkImage; the
-domain picks the trocar / balloon / cement step of the level worked on). A row is marked
+domain picks the trocar / balloon / cement step of the level worked on), all of a case's
+images of one run in one transaction (`CaseService.execute_each`). A row is marked
 linked in the same transaction as what told its case: the LinkImage of an image, the
 RecordDose of a dose object (suite/app/case_service.py `execute(also=...)`); a row nothing
 was recorded for is marked on its own afterwards. So a row is never marked before its case
@@ -16,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from adapters.dicom import sop
 from adapters.dicom.dose import DoseKeeper
-from suite.app.case_service import CaseService
+from suite.app.case_service import CaseService, Outcome, TransactionPart
 from suite.domain import commands as c
 from suite.domain.envelope import Source
 from suite.domain.errors import DomainError
@@ -130,39 +131,66 @@ class Linker:
                 log.warning("dicom: dose of case %s not recorded: %s", case_id, exc.message)
             if not carried:
                 alone.extend(others)
-            for row in images:
-                refused = await self._link_image(row)
-                if refused is not None:
-                    alone.append(refused)
+            alone.extend(await self._link_images(case_id, images))
         if alone:
             await dicom_instances.write_linked(self.db, alone)
 
-    async def _link_image(self, row: PendingLink) -> LinkOutcome | None:
-        """Link an image to its case with its row marked in the same transaction; the row's
-        outcome to write on its own when nothing was recorded with it (the case refused the
-        image, or has it already: an instance moved back to a case that had it)."""
-        mark = dicom_instances.marking_linked([LinkOutcome(row.row_id, row.link_note)])
-        try:
-            recorded = await self.cases.execute(
-                row.case_id,
+    async def _link_images(self, case_id: str, images: list[PendingLink]) -> list[LinkOutcome]:
+        """Link a case's images (LinkImage each, in one transaction per device that sent
+        them, each recorded image's row marked in it); the outcomes of the rows to write on
+        their own: those the case refused, or has already (an instance moved back to a case
+        that had it)."""
+        alone: list[LinkOutcome] = []
+        for actor, rows in _runs_by_sender(images):
+            commands = [
                 c.LinkImage(
                     at=self.clock(),
                     sop_instance_uid=row.sop_instance_uid,
                     modality=row.modality or "OT",
-                ),
-                actor=row.calling_ae,
-                source=Source.DICOM,
-                also=[mark],
-            )
-        except DomainError as exc:
-            self.failed += 1
-            log.warning(
-                "dicom: instance %s not linked to case %s: %s",
-                row.sop_instance_uid,
-                row.case_id,
-                exc.message,
-            )
-            return LinkOutcome(row.row_id, f"not linked: {exc.message}")
-        self.linked += 1
-        # `also` runs only with recorded events; with none, the row is marked on its own.
-        return None if recorded else LinkOutcome(row.row_id, row.link_note)
+                )
+                for row in rows
+            ]
+
+            def marks(
+                outcomes: Sequence[Outcome], rows: list[PendingLink] = rows
+            ) -> list[TransactionPart]:
+                recorded = [
+                    LinkOutcome(row.row_id, row.link_note)
+                    for row, outcome in zip(rows, outcomes, strict=True)
+                    if isinstance(outcome, list) and outcome
+                ]
+                return [dicom_instances.marking_linked(recorded)] if recorded else []
+
+            try:
+                outcomes = await self.cases.execute_each(
+                    case_id, commands, actor=actor, source=Source.DICOM, also=marks
+                )
+            except DomainError as exc:  # the case itself (gone): every image is refused
+                outcomes = [exc] * len(rows)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if isinstance(outcome, DomainError):
+                    self.failed += 1
+                    log.warning(
+                        "dicom: instance %s not linked to case %s: %s",
+                        row.sop_instance_uid,
+                        case_id,
+                        outcome.message,
+                    )
+                    alone.append(LinkOutcome(row.row_id, f"not linked: {outcome.message}"))
+                elif outcome:
+                    self.linked += 1
+                else:  # nothing recorded, so nothing marked it with the events
+                    self.linked += 1
+                    alone.append(LinkOutcome(row.row_id, row.link_note))
+        return alone
+
+
+def _runs_by_sender(rows: list[PendingLink]) -> list[tuple[str, list[PendingLink]]]:
+    """`rows` cut into runs of the same calling AE (the actor of their LinkImage), in order."""
+    runs: list[tuple[str, list[PendingLink]]] = []
+    for row in rows:
+        if runs and runs[-1][0] == row.calling_ae:
+            runs[-1][1].append(row)
+        else:
+            runs.append((row.calling_ae, [row]))
+    return runs

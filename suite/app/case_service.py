@@ -47,6 +47,11 @@ class CaseChanged:
     records: tuple[Recorded, ...]
 
 
+# What `execute_each` returns per command: its recorded events (none: nothing to do), or the
+# domain's refusal.
+Outcome = list[Recorded] | DomainError
+
+
 class UnknownCase(DomainError):
     rule = "unknown-case"
 
@@ -222,6 +227,100 @@ class CaseService:
 
         await self.db.write(job, after_commit=committed)
         return records
+
+    async def execute_each(
+        self,
+        case_id: str,
+        commands: Sequence[c.Command],
+        *,
+        actor: str,
+        source: Source,
+        also: Callable[[Sequence[Outcome]], Sequence[TransactionPart]] | None = None,
+    ) -> list[Outcome]:
+        """Apply `commands` to one case in order and store all their events in one
+        transaction; returns each command's outcome, in order, once durable.
+
+        As `execute` once per command, without a commit each: a command is decided on the
+        case as the ones before it left it; one the domain refuses has its `DomainError` as
+        its outcome and changes nothing, and the others still count. The hooks run for each
+        command that recorded events, as with `execute`. `also` is given the outcomes and
+        returns the parts that run in the same transaction after every command's events
+        (e.g. marking the index rows of the images that were linked); it is asked again if
+        the append is retried after another writer's.
+        """
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        async with lock:
+            for attempt in (1, 2):
+                case = self._cases.get(case_id)
+                if case is None:
+                    await self._refresh(case_id)
+                    case = self._cases.get(case_id)
+                    if case is None:
+                        raise UnknownCase(f"no case {case_id}")
+                try:
+                    return await self._apply_each(
+                        case_id, case, commands, actor=actor, source=source, also=also
+                    )
+                except ConcurrencyError:
+                    if attempt == 2:
+                        raise
+                    log.info("cases: case %s changed elsewhere, reloading", case_id)
+                    await self._refresh(case_id)
+        raise AssertionError("unreachable")
+
+    async def _apply_each(
+        self,
+        case_id: str,
+        case: Case,
+        commands: Sequence[c.Command],
+        *,
+        actor: str,
+        source: Source,
+        also: Callable[[Sequence[Outcome]], Sequence[TransactionPart]] | None,
+    ) -> list[Outcome]:
+        now = self.clock()
+        state = case
+        outcomes: list[Outcome] = []
+        steps: list[tuple[list[Recorded], Case]] = []  # each command's records and its case
+        for command in commands:
+            try:
+                events = decide(state, command, now=now, policy=self.policy)
+            except DomainError as refused:
+                outcomes.append(refused)
+                continue
+            records = []
+            for event in events:
+                state = state.apply(event)
+                records.append(Recorded(case_id, state.version, event, actor, source))
+            outcomes.append(records)
+            if records:
+                steps.append((records, state))
+        if not steps:
+            return outcomes
+        final = state
+        every = [r for records, _ in steps for r in records]
+        parts = list(also(outcomes)) if also is not None else []
+        hooks = list(self._hooks)
+        fence = self.fence
+
+        async def job(session: AsyncSession) -> None:
+            if fence is not None:
+                await fence(session, final, source)
+            await case_store.append(
+                session, records=every, expected_version=case.version, state=final, recorded_at=now
+            )
+            for records, after in steps:
+                for hook in hooks:
+                    await hook(session, records, after)
+            for part in parts:
+                await part(session, every, final)
+
+        def committed() -> None:
+            self._remember(final)
+            self.bus.publish(CaseChanged(final, tuple(every)))
+
+        await self.db.write(job, after_commit=committed)
+        return outcomes
 
     async def follow(self, rooms: Sequence[str]) -> list[Case]:
         """Pick up what other processes (another instance, `procsuite case log`) wrote to the

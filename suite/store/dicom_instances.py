@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -215,15 +215,24 @@ async def pending_links(db: Database, *, limit: int) -> list[PendingLink]:
         return await read(session)
 
 
+_rows = DicomInstanceRow.__table__  # type: ignore[attr-defined]
+_MARK_LINKED = (
+    update(_rows)
+    .where(_rows.c.id == bindparam("row_id"))
+    .values(linked=True, link_note=bindparam("note"))
+)
+
+
 async def mark_linked(session: AsyncSession, outcomes: Sequence[LinkOutcome]) -> None:
     """Mark rows told to their case, with the note of why not where it was not (in the
     caller's transaction)."""
-    for outcome in outcomes:
-        row = await session.get(DicomInstanceRow, outcome.row_id)
-        if row is not None:
-            row.linked = True
-            row.link_note = outcome.note[:400]
-            session.add(row)
+    if not outcomes:
+        return
+    # One executemany for all of them (a linker run marks hundreds of rows at a time).
+    await session.exec(
+        _MARK_LINKED,
+        params=[{"row_id": o.row_id, "note": o.note[:400]} for o in outcomes],
+    )
 
 
 def marking_linked(outcomes: Sequence[LinkOutcome]) -> CasePart:

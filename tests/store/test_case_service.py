@@ -112,3 +112,46 @@ async def test_concurrent_commands_on_many_cases_are_group_committed(cases, data
     )
     assert len(cases.all()) == 50
     assert database.batches < 50
+
+
+@pytest.mark.asyncio
+async def test_execute_each_stores_a_run_of_commands_in_one_commit_and_refuses_one_alone(
+    cases, database, clock
+):
+    await cases.execute("k1", schedule(clock()), actor="his", source=Source.HL7)
+    hooked: list[list[int]] = []
+
+    async def hook(session, records, case):
+        hooked.append([r.seq for r in records])
+
+    cases.add_hook(hook)
+    marked: list[int] = []
+
+    def also(outcomes):
+        async def part(session, records, case):
+            marked.extend(i for i, o in enumerate(outcomes) if isinstance(o, list) and o)
+
+        return [part]
+
+    batches = database.batches
+    outcomes = await cases.execute_each(
+        "k1",
+        [
+            c.CheckIn(at=clock()),
+            c.PlaceTrocar(at=clock(), level="L1"),  # locked until the time-out: refused
+            c.CheckIn(at=clock()),  # checked in already: refused or nothing to do
+        ],
+        actor="tech1",
+        source=Source.TUI,
+        also=also,
+    )
+    assert database.batches == batches + 1  # one commit for the whole run
+    assert isinstance(outcomes[0], list) and len(outcomes[0]) == 1
+    assert isinstance(outcomes[1], GuardError) and "time-out" in outcomes[1].message
+    assert not isinstance(outcomes[2], list) or outcomes[2] == []
+    assert marked == [0]  # `also` saw which commands recorded events
+    assert hooked == [[2]]  # the hook ran once, for the one command with events
+    fresh = CaseService(database, Bus(), clock=clock)
+    await fresh.load()
+    assert fresh.get("k1") == cases.get("k1")  # memory and store agree: version 2, checked in
+    assert cases.get("k1").version == 2
