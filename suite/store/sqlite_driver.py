@@ -6,7 +6,8 @@ each trip is a queue hand-off and a wake-up of the event loop (about 60 µs on t
 machine, docs/benchmarks.md, "The store's writer"). Here a statement is one trip: the
 sqlite3 cursor is opened, executed, read and closed in one call on aiosqlite's thread, and
 what SQLAlchemy asks of the cursor afterwards (description, rowcount, lastrowid, rows) is
-kept; the pool's rollback of a connection with no transaction open costs no trip. Everything else (errors, transactions, savepoints, connection lifecycle) is the
+kept; a transaction's BEGIN goes with its first statement, and the pool's rollback of a
+connection with no transaction open costs no trip. Everything else (errors, transactions, savepoints, connection lifecycle) is the
 library's: the classes below only replace the cursor. Given to SQLAlchemy as the DBAPI
 module (`create_async_engine(..., module=dbapi())`), so URLs stay `sqlite+aiosqlite`.
 `Connection._execute` (aiosqlite's queue to its thread, which SQLAlchemy's adapter also uses
@@ -32,8 +33,13 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(db: sqlite3.Connection, operation: str, parameters: Any, *, many: bool) -> _Outcome:
-    """On aiosqlite's thread: the whole life of one sqlite3 cursor."""
+def _run(
+    db: sqlite3.Connection, operation: str, parameters: Any, *, many: bool, begin: str | None
+) -> _Outcome:
+    """On aiosqlite's thread: the transaction's deferred BEGIN, if any, then the whole life of
+    one sqlite3 cursor."""
+    if begin is not None:
+        db.execute(begin)
     cursor = db.cursor()
     try:
         if many:
@@ -91,6 +97,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
+        connection: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if not parameters and _is_begin(operation):
+            # Sent with the transaction's first statement instead (no trip of its own).
+            connection._begin = operation
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            return
         try:
             await_(self._trip(operation, parameters, many=False))
         except Exception as error:
@@ -104,19 +116,36 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            begin, adapted._begin = adapted._begin, None
             outcome: _Outcome = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection._conn, operation, parameters, many=many
+                _run, connection._conn, operation, parameters, many=many, begin=begin
             )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
 
+def _is_begin(operation: Any) -> bool:
+    return isinstance(operation, str) and operation.lstrip()[:5].upper() == "BEGIN"
+
+
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_begin",)
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
 
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None  # a BEGIN not sent yet: it goes with the next statement
+
+    def commit(self) -> None:
+        if self._begin is not None:  # begun and nothing done: nothing to commit
+            self._begin = None
+            return
+        super().commit()
+
     def rollback(self) -> None:
+        self._begin = None
         # The pool rolls back every connection it takes back, after each commit too: when
         # SQLite has no transaction open there is nothing to undo, so no trip is spent.
         db: sqlite3.Connection | None = self._connection._connection
