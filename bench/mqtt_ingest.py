@@ -108,7 +108,7 @@ async def service(port: int, qos: int, total: int, data_dir: Path) -> dict[str, 
                         break
                     await asyncio.sleep(0.002)
             await feeder
-        faults = sum(ingest.totals.values())
+        faults = sum(ingest.samples.totals.values())
         return {
             "messages": ingest.received - base_received,
             "ingest_seconds": round(accepted_at - first, 3),
