@@ -69,7 +69,10 @@ def settle(
 ) -> bool:
     """Take `value` of `param` from `dev` at device time `at` if it is quiet (see the module
     docstring) and return True; return False, changing nothing, otherwise."""
-    band = quiet_band(config, room, param)
+    bands = room.quiet
+    band = bands.get(param) if bands is not None else None
+    if band is None:
+        band = quiet_band(config, room, param)
     if not band.low <= value <= band.high or (band.zero_is_off and value == 0):
         return False
     pair = dev.limits.get(param)

@@ -63,7 +63,10 @@ class DeviceState:
         return self.limit_trackers(param)[0 if direction is Direction.LOW else 1]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every valid value of every sample, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs three times as much. Nothing changes a
+# Reading once made.
+@dataclass(slots=True)
 class Reading:
     at: datetime  # device time
     value: float
@@ -117,7 +120,7 @@ class ReadingSeries:
 
     def append_us(self, us: int, value: float) -> None:
         """`append` with the time already in microseconds since 1970 (`_micros`)."""
-        if self._ordered and len(self) and us < self._at[-1]:
+        if self._ordered and len(self._at) > self._head and us < self._at[-1]:
             self._ordered = False  # two monitors a little apart: windows are scanned
         self._at.append(us)
         self._values.append(value)

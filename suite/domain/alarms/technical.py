@@ -122,7 +122,11 @@ class TechnicalRules:
     ) -> list[AlarmEvent]:
         skew_s = (at - now).total_seconds()
         signal = Signal.ON if abs(skew_s) > self._config.clock_skew_s else Signal.OFF
-        change = dev.skew.feed(
+        skew = dev.skew
+        if signal is Signal.OFF and not skew.active and skew.run_since is None:
+            skew.last_signal, skew.last_at = signal, now  # in step, as usual: nothing to do
+            return []
+        change = skew.feed(
             signal, now, value=skew_s, delay_s=self._config.clock_skew_delay_s,
             clear_delay_s=0, gap_s=self._config.stale_feed_s,
             evidence_max=self._config.evidence_max,
