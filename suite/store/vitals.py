@@ -148,6 +148,25 @@ def sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+def sqlite_rows(rows: Sequence[SampleTuple]) -> list[SampleTuple]:
+    """The rows with their two times as `sqlite_time` texts. The text up to the second is
+    made once per second of time seen (a batch's samples share a few seconds), which halves
+    the cost of formatting each time whole."""
+    seconds: dict[tuple[int, int, int, int, int, int], str] = {}
+    out: list[SampleTuple] = []
+    append = out.append
+    for row in rows:
+        texts = []
+        for t in (row[3], row[4]):
+            key = (t.second, t.minute, t.hour, t.day, t.month, t.year)
+            head = seconds.get(key)
+            if head is None:
+                head = seconds[key] = sqlite_time(t)[:19]
+            texts.append("%s.%06d" % (head, t.microsecond))  # noqa: UP031 (the fastest here)
+        append((*row[:3], *texts, *row[5:]))
+    return out
+
+
 async def insert_sample_tuples(session: AsyncSession, rows: Sequence[SampleTuple]) -> int:
     """Insert many `sample_tuple` rows in one executemany; returns how many.
 
@@ -158,8 +177,7 @@ async def insert_sample_tuples(session: AsyncSession, rows: Sequence[SampleTuple
         return 0
     conn = await session.connection()
     if conn.dialect.name == "sqlite":
-        params = [(*r[:3], sqlite_time(r[3]), sqlite_time(r[4]), *r[5:]) for r in rows]
-        await conn.exec_driver_sql(_SQLITE_INSERT, params)
+        await conn.exec_driver_sql(_SQLITE_INSERT, sqlite_rows(rows))
     else:
         await session.exec(insert(_TABLE), params=[dict(zip(ROW_COLUMNS, r)) for r in rows])
     return len(rows)

@@ -98,6 +98,11 @@ def test_sqlite_times_are_the_texts_sqlalchemy_binds(at: datetime) -> None:
     bind = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
     assert bind is not None
     assert vitals_store.sqlite_time(at) == bind(at)
+    later = at + timedelta(microseconds=999_999)  # the same second's text, made once
+    row = vitals_store.sample_tuple(
+        room="IR1", device="mon-1", case_id=None, at=at, received_at=later, seq=None, values={}
+    )
+    assert vitals_store.sqlite_rows([row, row])[1][3:5] == (bind(at), bind(later))
 
 
 @pytest.mark.asyncio
