@@ -98,8 +98,10 @@ class AlarmEngine:
 
     def observe(self, sample: VitalSample, *, now: datetime) -> list[AlarmEvent]:
         """Evaluate one sample from a monitor."""
-        room = self._room(sample.room)
-        dev = self._device(sample.room, sample.device)
+        room = self._rooms.get(sample.room) or self._room(sample.room)
+        dev = self._devices[sample.room].get(sample.device) or self._device(
+            sample.room, sample.device
+        )
         self.counts.samples += 1
         at = sample.at
         events = self._technical.sample_arrived(dev, now=now)

@@ -125,6 +125,13 @@ class ReadingSeries:
         self._at.append(us)
         self._values.append(value)
 
+    def add_us(self, us: int, value: float, *, horizon_us: int) -> None:
+        """`append_us`, then `drop_before_us(horizon_us)` (only when the oldest reading is
+        older than the horizon: otherwise there is nothing to drop)."""
+        self.append_us(us, value)
+        if self._at[self._head] < horizon_us:
+            self.drop_before_us(horizon_us)
+
     def drop_before(self, horizon: datetime) -> None:
         """Forget the oldest readings (from the front) while they are older than `horizon`."""
         self.drop_before_us(_micros(horizon))
@@ -203,8 +210,7 @@ class RoomState:
         series = self.history.get(param)
         if series is None:
             series = self.history[param] = ReadingSeries()
-        series.append_us(at_us, reading.value)
-        series.drop_before_us(at_us - keep_us)
+        series.add_us(at_us, reading.value, horizon_us=at_us - keep_us)
 
     def new_case(self, case_id: str | None) -> None:
         """Forget what belonged to the previous case's patient: adjusted limits, injections,

@@ -95,12 +95,12 @@ class TechnicalRules:
         """Any sample proves the monitor is online and its feed alive."""
         dev.last_seen = now
         dev.online = True
-        events = self._book.condition_ended(
-            _key(dev, "device_offline"), now=now, reason="monitor sending again"
-        )
-        events += self._book.condition_ended(
-            _key(dev, "stale_feed"), now=now, reason="samples arriving again"
-        )
+        book = self._book
+        offline, stale = _key(dev, "device_offline"), _key(dev, "stale_feed")
+        if book.get(offline) is None and book.get(stale) is None:
+            return []  # the usual case: neither alarm is there to end
+        events = book.condition_ended(offline, now=now, reason="monitor sending again")
+        events += book.condition_ended(stale, now=now, reason="samples arriving again")
         return events
 
     def check_stale(self, room: RoomState, dev: DeviceState, *, now: datetime) -> list[AlarmEvent]:
