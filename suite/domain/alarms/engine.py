@@ -41,6 +41,10 @@ from suite.domain.errors import InvalidValue
 from suite.domain.values import Phase
 
 
+_ETCO2 = Param.ETCO2  # looked up once: an enum member's lookup is slow in a hot loop
+_HISTORY = frozenset(emb.BASELINE_PARAMS)  # parameters whose recent history a room keeps
+
+
 @dataclass(frozen=True, slots=True)
 class VitalSample:
     """One message from a monitor: some parameters at one device time.
@@ -114,13 +118,13 @@ class AlarmEngine:
             dev.last_seq = sample.seq
         devices = self._devices[sample.room]
         config = self.config
-        at_us = micros_since_epoch(at)
+        at_us, keep_us, device = micros_since_epoch(at), self._keep_us, dev.device
         usable_values: dict[Param, float | None] = {}
         for param, value in sample.values.items():
             usable: float | None
             if self._fast and value is not None and settle(config, room, dev, param, value, at):
                 usable = value  # valid and quiet: no rule has anything to say (quiet.py)
-                if param is Param.ETCO2:
+                if param is _ETCO2:
                     capno.take_baseline(config.capnography, room, dev, value, at)
             else:
                 quality = quality_of(config, param, value)
@@ -130,7 +134,7 @@ class AlarmEngine:
                     room, dev, param, quality, value, at=at, now=now
                 )
                 usable = value if quality is Quality.VALID else None
-                if param is Param.ETCO2 and usable is not None:
+                if param is _ETCO2 and usable is not None:
                     capno.take_baseline(config.capnography, room, dev, usable, at)
                 events += self._physio.feed(
                     room, dev, param, usable, at=at, devices=devices, now=now
@@ -138,8 +142,8 @@ class AlarmEngine:
             usable_values[param] = usable
             if usable is not None:
                 room.remember_at(
-                    param, Reading(at, usable, dev.device), at_us=at_us, keep_us=self._keep_us,
-                    history=param in emb.BASELINE_PARAMS,
+                    param, Reading(at, usable, device), at_us=at_us, keep_us=keep_us,
+                    history=param in _HISTORY,
                 )  # fmt: skip
         events += self._apnea.sample(room, dev, usable_values, at=at, devices=devices, now=now)
         events += self._embolism.evaluate(room, now_device=at, now=now)

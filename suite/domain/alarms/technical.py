@@ -48,6 +48,8 @@ def quality_of(config: AlarmConfig, param: Param, value: float | None) -> Qualit
     return Quality.VALID
 
 
+_ON, _OFF = Signal.ON, Signal.OFF  # looked up once: an enum member's lookup is slow
+
 _SENSOR_OFF_SIGNAL = {
     Quality.SENSOR_OFF: Signal.ON,
     Quality.VALID: Signal.OFF,
@@ -121,9 +123,9 @@ class TechnicalRules:
         self, room: RoomState, dev: DeviceState, *, at: datetime, now: datetime
     ) -> list[AlarmEvent]:
         skew_s = (at - now).total_seconds()
-        signal = Signal.ON if abs(skew_s) > self._config.clock_skew_s else Signal.OFF
+        signal = _ON if abs(skew_s) > self._config.clock_skew_s else _OFF
         skew = dev.skew
-        if signal is Signal.OFF and not skew.active and skew.run_since is None:
+        if signal is _OFF and not skew.active and skew.run_since is None:
             skew.last_signal, skew.last_at = signal, now  # in step, as usual: nothing to do
             return []
         change = skew.feed(
