@@ -155,8 +155,8 @@ def decode_vitals(room: str, device: str, payload: bytes, *, max_bytes: int) -> 
     values: dict[Param, float | None] = {}
     problems: list[Problem] = []
     for key, value in raw.items():
-        kind = type(value)
-        if units is None and (kind is float or kind is int):
+        number_type = type(value)
+        if units is None and (number_type is float or number_type is int):
             usual = _RANGE.get(key)
             # Inside the physical range: a finite number, and an int of a sane length.
             if usual is not None and usual[1] <= value <= usual[2]:

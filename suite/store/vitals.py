@@ -114,7 +114,15 @@ async def insert_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
 
 
 # The columns of a row tuple (`sample_tuple`), in order.
-ROW_COLUMNS: tuple[str, ...] = ("room", "device", "case_id", "at", "received_at", "seq", *PARAM_COLUMNS)
+ROW_COLUMNS: tuple[str, ...] = (
+    "room",
+    "device",
+    "case_id",
+    "at",
+    "received_at",
+    "seq",
+    *PARAM_COLUMNS,
+)
 SampleTuple = tuple[Any, ...]
 
 _SQLITE_INSERT = (
@@ -131,7 +139,7 @@ def sample_tuple(
     at: datetime,
     received_at: datetime,
     seq: int | None,
-    values: Mapping[str, float | None] | Mapping[Param, float | None],
+    values: Mapping[Any, float | None],
 ) -> SampleTuple:
     """`sample_row` as a tuple in `ROW_COLUMNS` order, what the vitals recorder queues (a
     third of the cost of the dict). `values` is keyed by parameter name (a `Param` is one)."""
@@ -179,7 +187,9 @@ async def insert_sample_tuples(session: AsyncSession, rows: Sequence[SampleTuple
     if conn.dialect.name == "sqlite":
         await conn.exec_driver_sql(_SQLITE_INSERT, sqlite_rows(rows))
     else:
-        await session.exec(insert(_TABLE), params=[dict(zip(ROW_COLUMNS, r)) for r in rows])
+        await session.exec(
+            insert(_TABLE), params=[dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
+        )
     return len(rows)
 
 

@@ -57,9 +57,7 @@ quiet_stream_op = st.tuples(
     all_params_op.map(lambda op: op[4]), st.integers(3, 40), st.integers(1, 20),
 )  # fmt: skip
 streams = st.lists(
-    st.one_of(
-        all_params_op.map(lambda op: [op]), quiet_stream_op.map(lambda op: [op]), operations
-    ),
+    st.one_of(all_params_op.map(lambda op: [op]), quiet_stream_op.map(lambda op: [op]), operations),
     max_size=12,
 ).map(lambda groups: [op for group in groups for op in group])
 

@@ -204,7 +204,7 @@ def test_the_fast_decoder_reads_what_json_reads(payload: bytes) -> None:
 def test_the_usual_value_and_its_edges(raw: str, expected: float | None) -> None:
     """A number inside the physical range is taken as a float at once; anything else takes
     the checks of the full path (reported as a problem, or kept as implausible)."""
-    got = decode('{"ts": "2026-11-24T09:12:03Z", "values": {"hr": %s}}' % raw)
+    got = decode('{"ts": "2026-11-24T09:12:03Z", "values": {"hr": ' + raw + "}}")
     if expected is not None:
         assert got.problems == () and got.sample.values == {Param.HR: expected}
         assert type(got.sample.values[Param.HR]) is float

@@ -115,7 +115,12 @@ async def test_row_tuples_are_stored_as_the_rows_of_dicts(database) -> None:
     times.append(datetime(2026, 11, 24, 11, 0, 5, tzinfo=plus2))
     as_dicts = [
         vitals_store.sample_row(
-            room="IR1", device="mon-1", case_id="k1", at=at, received_at=at, seq=i,
+            room="IR1",
+            device="mon-1",
+            case_id="k1",
+            at=at,
+            received_at=at,
+            seq=i,
             values={p.value: v for p, v in values.items()},
         )  # fmt: skip
         for i, at in enumerate(times)

@@ -40,7 +40,6 @@ from suite.domain.alarms.technical import Quality, TechnicalRules, param_named_b
 from suite.domain.errors import InvalidValue
 from suite.domain.values import Phase
 
-
 _ETCO2 = Param.ETCO2  # looked up once: an enum member's lookup is slow in a hot loop
 _HISTORY = frozenset(emb.BASELINE_PARAMS)  # parameters whose recent history a room keeps
 
@@ -130,9 +129,7 @@ class AlarmEngine:
                 quality = quality_of(config, param, value)
                 if quality is Quality.IMPLAUSIBLE:
                     self.counts.implausible_values += 1
-                events += self._technical.reading(
-                    room, dev, param, quality, value, at=at, now=now
-                )
+                events += self._technical.reading(room, dev, param, quality, value, at=at, now=now)
                 usable = value if quality is Quality.VALID else None
                 if param is _ETCO2 and usable is not None:
                     capno.take_baseline(config.capnography, room, dev, usable, at)

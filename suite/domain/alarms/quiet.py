@@ -54,7 +54,10 @@ def quiet_band(config: AlarmConfig, room: RoomState, param: Param) -> QuietBand:
             high = min(high, limit.high - limit.hysteresis)
         rule = config.sensor_off.get(param)
         band = bands[param] = QuietBand(
-            low, high, zero_is_off=rule is not None and rule.zero_is_off, sensor_off=rule is not None
+            low,
+            high,
+            zero_is_off=rule is not None and rule.zero_is_off,
+            sensor_off=rule is not None,
         )
     return band
 
