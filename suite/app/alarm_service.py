@@ -116,8 +116,11 @@ class AlarmService:
 
     # ---- inputs (synchronous; never block the caller) -----------------------------------
 
-    def observe(self, sample: VitalSample) -> None:
-        self._emit(self.engine.observe(sample, now=self.clock()), ENGINE)
+    def observe(self, sample: VitalSample, *, now: datetime | None = None) -> None:
+        """Evaluate one sample; `now` is the service time it arrived (default: the clock)."""
+        events = self.engine.observe(sample, now=self.clock() if now is None else now)
+        if events:
+            self._emit(events, ENGINE)
 
     def device_status(self, room: str, device: str, *, online: bool) -> None:
         self._emit(self.engine.device_status(room, device, online=online, now=self.clock()), ENGINE)

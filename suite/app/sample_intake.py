@@ -37,7 +37,7 @@ from suite.domain.alarms.model import Priority
 from suite.domain.alarms.parameters import PARAMETERS, Param
 from suite.domain.bounds import DEVICE_TIME_WINDOW, OutOfRange, time_near
 from suite.domain.samples import DecodedVitals
-from suite.store.vitals import sample_row
+from suite.store.vitals import sample_tuple
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,9 @@ class SampleIntake:
         room, device = sample.room, sample.device
         dev = self.device(room, device)
         dev.kind = dev.kind or source
+        now = self.clock()
         try:  # days off the service clock is not a skewed clock but garbage (bounds.py)
-            time_near(sample.at, now=self.clock(), window=DEVICE_TIME_WINDOW, where="ts")
+            time_near(sample.at, now=now, window=DEVICE_TIME_WINDOW, where="ts")
         except OutOfRange as exc:
             self.fault(room, device, k.OUT_OF_RANGE, exc.message)
             return
@@ -160,26 +161,25 @@ class SampleIntake:
             return
         for problem in decoded.problems:
             self.fault(room, device, problem.kind, problem.detail, problem.param)
-        now = self.clock()
         dev.last_at, dev.last_seq, dev.last_received = sample.at, sample.seq, now
         dev.samples += 1
         self.accepted += 1
         if not sample.values:
             return
-        self.alarms.observe(sample)
+        self.alarms.observe(sample, now=now)
         values = sample.values
         if decoded.problems:  # implausible numbers went to the engine, not to the store
             bad = {p.param for p in decoded.problems if p.kind == k.IMPLAUSIBLE}
             values = {p: v for p, v in values.items() if p not in bad}
         self.recorder.offer(
-            sample_row(
+            sample_tuple(
                 room=room,
                 device=device,
                 case_id=self.alarms.case_for_room(room),
                 at=sample.at,
                 received_at=now,
                 seq=sample.seq,
-                values={p.value: v for p, v in values.items()},
+                values=values,
             )
         )
         latest = self.latest.get(room)

@@ -14,12 +14,12 @@ import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from suite.store import vitals as vitals_store
 from suite.store.database import Database, StoreError
+from suite.store.vitals import SampleTuple
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class VitalsRecorder:
         self.queue_size = queue_size
         self.batch = batch
         self.on_overflow = on_overflow
-        self._rows: deque[dict[str, Any]] = deque()
+        self._rows: deque[SampleTuple] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -54,10 +54,10 @@ class VitalsRecorder:
     def queued(self) -> int:
         return len(self._rows)
 
-    def offer(self, row: dict[str, Any]) -> bool:
-        """Queue one row (see `suite.store.vitals.sample_row`); False when the queue is full."""
+    def offer(self, row: SampleTuple) -> bool:
+        """Queue one row (`suite.store.vitals.sample_tuple`); False when the queue is full."""
         if len(self._rows) >= self.queue_size:
-            room = row["room"]
+            room = row[0]
             self.dropped[room] += 1
             if room not in self._overflowing:
                 self._overflowing.add(room)
@@ -91,9 +91,9 @@ class VitalsRecorder:
                     self._overflowing.clear()
             self._idle.set()
 
-    async def _write(self, rows: list[dict[str, Any]]) -> None:
+    async def _write(self, rows: list[SampleTuple]) -> None:
         async def job(session: AsyncSession) -> int:
-            return await vitals_store.insert_samples(session, rows)
+            return await vitals_store.insert_sample_tuples(session, rows)
 
         delay = 0.2
         attempt = 0

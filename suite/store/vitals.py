@@ -8,7 +8,7 @@ serve the case timeline, trends (`procsuite vitals show`) and the HL7 report
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +110,86 @@ async def insert_samples(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     if rows:
         # Core executemany on the table: the ORM's bulk path costs half as much again per row.
         await session.exec(insert(_TABLE), params=list(rows))
+    return len(rows)
+
+
+# The columns of a row tuple (`sample_tuple`), in order.
+ROW_COLUMNS: tuple[str, ...] = (
+    "room",
+    "device",
+    "case_id",
+    "at",
+    "received_at",
+    "seq",
+    *PARAM_COLUMNS,
+)
+SampleTuple = tuple[Any, ...]
+
+_SQLITE_INSERT = (
+    f"INSERT INTO vital_samples ({', '.join(ROW_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})"
+)
+
+
+def sample_tuple(
+    *,
+    room: str,
+    device: str,
+    case_id: str | None,
+    at: datetime,
+    received_at: datetime,
+    seq: int | None,
+    values: Mapping[Any, float | None],
+) -> SampleTuple:
+    """`sample_row` as a tuple in `ROW_COLUMNS` order, what the vitals recorder queues (a
+    third of the cost of the dict). `values` is keyed by parameter name (a `Param` is one)."""
+    if at.tzinfo is not UTC:
+        at = utc(at)
+    if received_at.tzinfo is not UTC:
+        received_at = utc(received_at)
+    return (room, device, case_id, at, received_at, seq, *map(values.get, PARAM_COLUMNS))
+
+
+def sqlite_time(value: datetime) -> str:
+    """A UTC time as SQLAlchemy's SQLite DATETIME stores it ("2026-11-24 09:00:00.000000"):
+    tests/mqtt/test_store.py checks it against SQLAlchemy's own bind processor."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def sqlite_rows(rows: Sequence[SampleTuple]) -> list[SampleTuple]:
+    """The rows with their two times as `sqlite_time` texts. The text up to the second is
+    made once per second of time seen (a batch's samples share a few seconds), which halves
+    the cost of formatting each time whole."""
+    seconds: dict[tuple[int, int, int, int, int, int], str] = {}
+    out: list[SampleTuple] = []
+    append = out.append
+    for row in rows:
+        texts = []
+        for t in (row[3], row[4]):
+            key = (t.second, t.minute, t.hour, t.day, t.month, t.year)
+            head = seconds.get(key)
+            if head is None:
+                head = seconds[key] = sqlite_time(t)[:19]
+            texts.append("%s.%06d" % (head, t.microsecond))  # noqa: UP031 (the fastest here)
+        append((*row[:3], *texts, *row[5:]))
+    return out
+
+
+async def insert_sample_tuples(session: AsyncSession, rows: Sequence[SampleTuple]) -> int:
+    """Insert many `sample_tuple` rows in one executemany; returns how many.
+
+    On SQLite the rows go to the driver's executemany as they are, with the two times as the
+    texts SQLAlchemy would bind: SQLAlchemy's per-row parameter processing cost the event
+    loop about 7 us a row, this about 1 us. Other databases take the Core insert."""
+    if not rows:
+        return 0
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql(_SQLITE_INSERT, sqlite_rows(rows))
+    else:
+        await session.exec(
+            insert(_TABLE), params=[dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
+        )
     return len(rows)
 
 

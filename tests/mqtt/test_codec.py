@@ -157,3 +157,56 @@ def test_topics_parse_only_the_subscribed_shapes() -> None:
         "x",
     ):
         assert t.parse(other) is None
+
+
+# What the fast decoder (msgspec) might read differently from `json`: the edges of numbers,
+# repeated keys, other encodings, escapes. `load_json` must give `json.loads`'s value or its
+# error for each.
+EDGES = [
+    b'{"a": 123456789012345678901234567890, "b": -9223372036854775809}',
+    b'{"a": 18446744073709551616, "b": 18446744073709551615, "c": -0, "d": -0.0}',
+    b'{"a": 1e400, "b": -1e400}',
+    b'{"a": 1.7976931348623157e308, "b": 4.9e-324, "c": 1e-400, "d": 0.1}',
+    b'{"a": NaN, "b": Infinity}',
+    b'{"a": 1, "a": 2}',
+    b'\xef\xbb\xbf{"a": 1}',
+    '{"a": "\u00e9"}'.encode("utf-16"),
+    b'{"a": "\\ud800", "b": "\\u00e9\\n"}',
+    b'{"a": "\xed\xa0\x80"}',
+    b'{"a": true, "b": false, "c": null, "d": [1, 2.5, "x"]}',
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a": 1} x',
+    b"",
+]
+
+
+@pytest.mark.parametrize("payload", EDGES)
+def test_the_fast_decoder_reads_what_json_reads(payload: bytes) -> None:
+    try:
+        expected = json.loads(payload)
+    except (ValueError, RecursionError):
+        with pytest.raises(codec.PayloadError) as caught:
+            codec.load_json(payload, max_bytes=1 << 20, what="x")
+        assert caught.value.kind == codec.MALFORMED
+        return
+    got = codec.load_json(payload, max_bytes=1 << 20, what="x")
+    assert repr(got) == repr(expected)  # repr: types too (an int stays an int), and NaN
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("72", 72.0), ("97.5", 97.5), ("0", 0.0), ("350", 350.0), ("-0.0", -0.0),
+        ("350.0001", None), ("-1", None), ("true", None), ('"72"', None),
+        ("123456789012345678901234567890", None),
+    ],
+)  # fmt: skip
+def test_the_usual_value_and_its_edges(raw: str, expected: float | None) -> None:
+    """A number inside the physical range is taken as a float at once; anything else takes
+    the checks of the full path (reported as a problem, or kept as implausible)."""
+    got = decode('{"ts": "2026-11-24T09:12:03Z", "values": {"hr": ' + raw + "}}")
+    if expected is not None:
+        assert got.problems == () and got.sample.values == {Param.HR: expected}
+        assert type(got.sample.values[Param.HR]) is float
+    else:
+        assert [p.param for p in got.problems] == [Param.HR]

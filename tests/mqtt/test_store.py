@@ -81,6 +81,73 @@ async def test_times_in_other_zones_are_stored_as_the_same_instant(database) -> 
     assert [x.at for x in got] == [T0]
 
 
+@pytest.mark.parametrize(
+    "at",
+    [
+        T0,
+        datetime(2026, 11, 24, 9, 0, 0, 1, tzinfo=UTC),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2199, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ],
+)
+def test_sqlite_times_are_the_texts_sqlalchemy_binds(at: datetime) -> None:
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    bind = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert bind is not None
+    assert vitals_store.sqlite_time(at) == bind(at)
+    later = at + timedelta(microseconds=999_999)  # the same second's text, made once
+    row = vitals_store.sample_tuple(
+        room="IR1", device="mon-1", case_id=None, at=at, received_at=later, seq=None, values={}
+    )
+    assert vitals_store.sqlite_rows([row, row])[1][3:5] == (bind(at), bind(later))
+
+
+@pytest.mark.asyncio
+async def test_row_tuples_are_stored_as_the_rows_of_dicts(database) -> None:
+    """The recorder's tuples (the driver's executemany on SQLite) and the Core insert of
+    dicts store the same samples, whatever the zone of the times."""
+    plus2 = timezone(timedelta(hours=2))
+    values = {Param.SPO2: 97.0, Param.HR: None, Param.TEMP: 36.6}
+    times = [T0 + timedelta(seconds=i, microseconds=7 * i) for i in range(3)]
+    times.append(datetime(2026, 11, 24, 11, 0, 5, tzinfo=plus2))
+    as_dicts = [
+        vitals_store.sample_row(
+            room="IR1",
+            device="mon-1",
+            case_id="k1",
+            at=at,
+            received_at=at,
+            seq=i,
+            values={p.value: v for p, v in values.items()},
+        )  # fmt: skip
+        for i, at in enumerate(times)
+    ]
+    as_tuples = [
+        vitals_store.sample_tuple(
+            room="IR2", device="mon-1", case_id="k2", at=at, received_at=at, seq=i, values=values
+        )
+        for i, at in enumerate(times)
+    ]
+
+    async def job(session):
+        return (
+            await vitals_store.insert_samples(session, as_dicts),
+            await vitals_store.insert_sample_tuples(session, as_tuples),
+            await vitals_store.insert_sample_tuples(session, []),
+        )
+
+    assert await database.write(job) == (4, 4, 0)
+    async with database.session() as s:
+        one = await vitals_store.samples(s, room="IR1")
+        two = await vitals_store.samples(s, room="IR2", since=T0, until=T0 + timedelta(hours=1))
+    assert len(one) == 4
+    assert [(x.at, x.seq, x.values) for x in one] == [(x.at, x.seq, x.values) for x in two]
+    assert two[-1].at == T0 + timedelta(seconds=5)
+
+
 def raised(alarm_id: str, room: str = "IR1", at: datetime = T0) -> AlarmRaised:
     return AlarmRaised(
         alarm_id, room, at, kind="spo2_low", category=Category.PHYSIOLOGICAL,

@@ -38,6 +38,7 @@ from suite.domain.alarms.state import DeviceState, Direction, RoomState
 from suite.domain.values import WORKFLOW, Phase
 
 APNEA = "apnea"
+_ETCO2, _RR = Param.ETCO2, Param.RR  # looked up once: an enum member's lookup is slow
 _SEDATED = frozenset(WORKFLOW[WORKFLOW.index(Phase.SEDATION) : WORKFLOW.index(Phase.DISCHARGED)])
 
 
@@ -115,8 +116,8 @@ class ApneaRule:
         now: datetime,
     ) -> list[AlarmEvent]:
         """A sample's usable values (None: no reading, or not a valid one) at device time `at`."""
-        if Param.ETCO2 in usable:
-            etco2 = usable[Param.ETCO2]
+        if _ETCO2 in usable:
+            etco2 = usable[_ETCO2]
             if etco2 is None:
                 dev.capno_since = dev.last_breath = None  # line or sensor off
             else:
@@ -130,7 +131,7 @@ class ApneaRule:
                     dev.capno_since = dev.capno_since or at
                     dev.last_breath = at - timedelta(seconds=self._config.apnea_s * dev.apnea)
                 dev.etco2_at = at
-                rr = usable.get(Param.RR)
+                rr = usable.get(_RR)
                 if etco2 >= self._config.no_breath_etco2_mmhg and rr != 0:
                     dev.last_breath = at
         return self.evaluate(room, dev, now_device=at, devices=devices, now=now)

@@ -28,10 +28,20 @@ from suite.domain.alarms.limits import check_adjustment
 from suite.domain.alarms.model import Alarm, AlarmEvent, Category, LimitAdjusted, Priority
 from suite.domain.alarms.parameters import Param
 from suite.domain.alarms.physiological import PhysiologicalRules, effective_limit, parse_kind
-from suite.domain.alarms.state import DeviceState, Reading, RoomState
+from suite.domain.alarms.quiet import settle
+from suite.domain.alarms.state import (
+    DeviceState,
+    Reading,
+    RoomState,
+    micros_of,
+    micros_since_epoch,
+)
 from suite.domain.alarms.technical import Quality, TechnicalRules, param_named_by, quality_of
 from suite.domain.errors import InvalidValue
 from suite.domain.values import Phase
+
+_ETCO2 = Param.ETCO2  # looked up once: an enum member's lookup is slow in a hot loop
+_HISTORY = frozenset(emb.BASELINE_PARAMS)  # parameters whose recent history a room keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +75,17 @@ class EngineCounts:
 class AlarmEngine:
     """See the module docstring; every method returns the events it produced, in order."""
 
-    def __init__(self, config: AlarmConfig, *, id_factory: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        config: AlarmConfig,
+        *,
+        id_factory: Callable[[], str] | None = None,
+        quiet_fast_path: bool = True,
+    ) -> None:
+        """`quiet_fast_path=False` sends every value through the full path (quiet.py); the
+        tests compare both."""
         self.config = config
+        self._fast = quiet_fast_path
         self.counts = EngineCounts()
         self._book = AlarmBook(config, id_factory=id_factory)
         self._physio = PhysiologicalRules(config, self._book)
@@ -76,46 +95,55 @@ class AlarmEngine:
         self._rooms: dict[str, RoomState] = {}
         self._devices: dict[str, dict[str, DeviceState]] = {}  # room -> device -> state
         self._keep_s = emb.history_keep_s(config.embolism)
+        self._keep_us = micros_of(self._keep_s)
 
     # ---- input -----------------------------------------------------------------------------
 
     def observe(self, sample: VitalSample, *, now: datetime) -> list[AlarmEvent]:
         """Evaluate one sample from a monitor."""
-        room = self._room(sample.room)
-        dev = self._device(sample.room, sample.device)
+        room = self._rooms.get(sample.room) or self._room(sample.room)
+        dev = self._devices[sample.room].get(sample.device) or self._device(
+            sample.room, sample.device
+        )
         self.counts.samples += 1
+        at = sample.at
         events = self._technical.sample_arrived(dev, now=now)
-        events += self._technical.clock(room, dev, at=sample.at, now=now)
+        events += self._technical.clock(room, dev, at=at, now=now)
         if not self._in_order(dev, sample):
             self.counts.out_of_order += 1
             return events
-        dev.last_at, dev.offset_s = sample.at, (sample.at - now).total_seconds()
+        dev.last_at, dev.offset_s = at, (at - now).total_seconds()
         if sample.seq is not None:
             dev.last_seq = sample.seq
         devices = self._devices[sample.room]
+        config = self.config
+        at_us, keep_us, device = micros_since_epoch(at), self._keep_us, dev.device
         usable_values: dict[Param, float | None] = {}
         for param, value in sample.values.items():
-            quality = quality_of(self.config, param, value)
-            if quality is Quality.IMPLAUSIBLE:
-                self.counts.implausible_values += 1
-            events += self._technical.reading(
-                room, dev, param, quality, value, at=sample.at, now=now
-            )
-            usable = usable_values[param] = value if quality is Quality.VALID else None
-            if param is Param.ETCO2 and usable is not None:
-                capno.take_baseline(self.config.capnography, room, dev, usable, sample.at)
-            events += self._physio.feed(
-                room, dev, param, usable, at=sample.at, devices=devices, now=now
-            )
-            if usable is not None:
-                reading = Reading(sample.at, usable, dev.device)
-                room.remember(
-                    param, reading, keep_s=self._keep_s, history=param in emb.BASELINE_PARAMS
+            usable: float | None
+            if self._fast and value is not None and settle(config, room, dev, param, value, at):
+                usable = value  # valid and quiet: no rule has anything to say (quiet.py)
+                if param is _ETCO2:
+                    capno.take_baseline(config.capnography, room, dev, value, at)
+            else:
+                quality = quality_of(config, param, value)
+                if quality is Quality.IMPLAUSIBLE:
+                    self.counts.implausible_values += 1
+                events += self._technical.reading(room, dev, param, quality, value, at=at, now=now)
+                usable = value if quality is Quality.VALID else None
+                if param is _ETCO2 and usable is not None:
+                    capno.take_baseline(config.capnography, room, dev, usable, at)
+                events += self._physio.feed(
+                    room, dev, param, usable, at=at, devices=devices, now=now
                 )
-        events += self._apnea.sample(
-            room, dev, usable_values, at=sample.at, devices=devices, now=now
-        )
-        events += self._embolism.evaluate(room, now_device=sample.at, now=now)
+            usable_values[param] = usable
+            if usable is not None:
+                room.remember_at(
+                    param, Reading(at, usable, device), at_us=at_us, keep_us=keep_us,
+                    history=param in _HISTORY,
+                )  # fmt: skip
+        events += self._apnea.sample(room, dev, usable_values, at=at, devices=devices, now=now)
+        events += self._embolism.evaluate(room, now_device=at, now=now)
         return events
 
     def device_status(
@@ -189,7 +217,7 @@ class AlarmEngine:
                 state.new_case(case_id)
         if phase is not state.phase:
             state.phase = phase
-            state.effective = None
+            state.limits_changed()
         capno.note_phase(state, now=now)
         state.injection = injection
         first = injection_started_at or (injection[1] if injection else None)
@@ -247,7 +275,7 @@ class AlarmEngine:
             user=user.strip(), reason=reason.strip(), case_id=state.case_id,
         )  # fmt: skip
         state.adjusted[param] = event
-        state.effective = None
+        state.limits_changed()
         return [event]
 
     # ---- views -----------------------------------------------------------------------------
@@ -312,7 +340,7 @@ class AlarmEngine:
                 state.new_case(adjusted.case_id)
             state.case_id = adjusted.case_id
             state.adjusted[param] = adjusted
-            state.effective = None
+            state.limits_changed()
 
     def _restore_alarm(self, alarm: Alarm) -> Key:
         room = self._room(alarm.room)

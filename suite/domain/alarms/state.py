@@ -7,12 +7,16 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from suite.domain.alarms.config import Limit
 from suite.domain.alarms.debounce import Debounce
 from suite.domain.alarms.model import LimitAdjusted
 from suite.domain.alarms.parameters import Param
 from suite.domain.values import Phase
+
+if TYPE_CHECKING:
+    from suite.domain.alarms.quiet import QuietBand
 
 
 class Direction(Enum):
@@ -59,7 +63,10 @@ class DeviceState:
         return self.limit_trackers(param)[0 if direction is Direction.LOW else 1]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for every valid value of every sample, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs three times as much. Nothing changes a
+# Reading once made.
+@dataclass(slots=True)
 class Reading:
     at: datetime  # device time
     value: float
@@ -71,9 +78,18 @@ _MICROSECOND = timedelta(microseconds=1)
 _COMPACT_AFTER = 256  # forgotten readings a series holds on to at most
 
 
-def _micros(at: datetime) -> int:
+def micros_since_epoch(at: datetime) -> int:
     """`at` (aware) as whole microseconds since 1970: exact, and ordered as the times are."""
     return (at - _EPOCH) // _MICROSECOND
+
+
+_micros = micros_since_epoch
+
+
+def micros_of(seconds: float) -> int:
+    """`seconds` as whole microseconds, rounded as `timedelta(seconds=...)` rounds them (so
+    `micros_since_epoch(at - timedelta(seconds=s)) == micros_since_epoch(at) - micros_of(s)`)."""
+    return timedelta(seconds=seconds) // _MICROSECOND
 
 
 class ReadingSeries:
@@ -100,15 +116,28 @@ class ReadingSeries:
         return len(self._at)
 
     def append(self, at: datetime, value: float) -> None:
-        us = _micros(at)
-        if self._ordered and len(self) and us < self._at[-1]:
+        self.append_us(_micros(at), value)
+
+    def append_us(self, us: int, value: float) -> None:
+        """`append` with the time already in microseconds since 1970 (`_micros`)."""
+        if self._ordered and len(self._at) > self._head and us < self._at[-1]:
             self._ordered = False  # two monitors a little apart: windows are scanned
         self._at.append(us)
         self._values.append(value)
 
+    def add_us(self, us: int, value: float, *, horizon_us: int) -> None:
+        """`append_us`, then `drop_before_us(horizon_us)` (only when the oldest reading is
+        older than the horizon: otherwise there is nothing to drop)."""
+        self.append_us(us, value)
+        if self._at[self._head] < horizon_us:
+            self.drop_before_us(horizon_us)
+
     def drop_before(self, horizon: datetime) -> None:
         """Forget the oldest readings (from the front) while they are older than `horizon`."""
-        limit = _micros(horizon)
+        self.drop_before_us(_micros(horizon))
+
+    def drop_before_us(self, limit: int) -> None:
+        """`drop_before` with the horizon in microseconds since 1970 (`_micros`)."""
         at, head, n = self._at, self._head, len(self._at)
         while head < n and at[head] < limit:
             head += 1
@@ -150,13 +179,29 @@ class RoomState:
     etco2_window: list[tuple[datetime, float]] = field(default_factory=list)
     etco2_baseline: float | None = None
     devices: list[str] = field(default_factory=list)
-    # The limits in force (phase and patient applied), rebuilt after either changes.
+    # The limits in force (phase and patient applied) and their quiet bands (quiet.py),
+    # rebuilt after either changes (`limits_changed`).
     effective: dict[Param, Limit] | None = None
+    quiet: dict[Param, QuietBand] | None = None
+
+    def limits_changed(self) -> None:
+        """The phase or the patient's limits changed: forget the limits in force."""
+        self.effective = None
+        self.quiet = None
 
     def remember(
         self, param: Param, reading: Reading, *, keep_s: float, history: bool = True
     ) -> None:
         """Keep a valid reading as the latest and (with `history`) in the recent history."""
+        self.remember_at(
+            param, reading, at_us=_micros(reading.at), keep_us=micros_of(keep_s), history=history
+        )
+
+    def remember_at(
+        self, param: Param, reading: Reading, *, at_us: int, keep_us: int, history: bool = True
+    ) -> None:
+        """`remember`, with the reading's time (`at_us`) and the history's length (`keep_us`)
+        in microseconds, as the engine works them out once per sample."""
         latest = self.latest.get(param)
         if latest is None or reading.at >= latest.at:
             self.latest[param] = reading
@@ -165,15 +210,14 @@ class RoomState:
         series = self.history.get(param)
         if series is None:
             series = self.history[param] = ReadingSeries()
-        series.append(reading.at, reading.value)
-        series.drop_before(reading.at - timedelta(seconds=keep_s))
+        series.add_us(at_us, reading.value, horizon_us=at_us - keep_us)
 
     def new_case(self, case_id: str | None) -> None:
         """Forget what belonged to the previous case's patient: adjusted limits, injections,
         baseline and the readings it would be taken from."""
         self.case_id = case_id
         self.adjusted.clear()
-        self.effective = None
+        self.limits_changed()
         self.injection = None
         self.anchor = None
         self.baseline.clear()

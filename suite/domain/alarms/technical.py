@@ -48,6 +48,8 @@ def quality_of(config: AlarmConfig, param: Param, value: float | None) -> Qualit
     return Quality.VALID
 
 
+_ON, _OFF = Signal.ON, Signal.OFF  # looked up once: an enum member's lookup is slow
+
 _SENSOR_OFF_SIGNAL = {
     Quality.SENSOR_OFF: Signal.ON,
     Quality.VALID: Signal.OFF,
@@ -95,12 +97,12 @@ class TechnicalRules:
         """Any sample proves the monitor is online and its feed alive."""
         dev.last_seen = now
         dev.online = True
-        events = self._book.condition_ended(
-            _key(dev, "device_offline"), now=now, reason="monitor sending again"
-        )
-        events += self._book.condition_ended(
-            _key(dev, "stale_feed"), now=now, reason="samples arriving again"
-        )
+        book = self._book
+        offline, stale = _key(dev, "device_offline"), _key(dev, "stale_feed")
+        if book.get(offline) is None and book.get(stale) is None:
+            return []  # the usual case: neither alarm is there to end
+        events = book.condition_ended(offline, now=now, reason="monitor sending again")
+        events += book.condition_ended(stale, now=now, reason="samples arriving again")
         return events
 
     def check_stale(self, room: RoomState, dev: DeviceState, *, now: datetime) -> list[AlarmEvent]:
@@ -121,8 +123,12 @@ class TechnicalRules:
         self, room: RoomState, dev: DeviceState, *, at: datetime, now: datetime
     ) -> list[AlarmEvent]:
         skew_s = (at - now).total_seconds()
-        signal = Signal.ON if abs(skew_s) > self._config.clock_skew_s else Signal.OFF
-        change = dev.skew.feed(
+        signal = _ON if abs(skew_s) > self._config.clock_skew_s else _OFF
+        skew = dev.skew
+        if signal is _OFF and not skew.active and skew.run_since is None:
+            skew.last_signal, skew.last_at = signal, now  # in step, as usual: nothing to do
+            return []
+        change = skew.feed(
             signal, now, value=skew_s, delay_s=self._config.clock_skew_delay_s,
             clear_delay_s=0, gap_s=self._config.stale_feed_s,
             evidence_max=self._config.evidence_max,
