@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from adapters.hl7.errors import DATA_TYPE_ERROR, ContentError, Location
+from adapters.hl7.tree import Tree
 from adapters.hl7.wire import unescape
 from suite.domain.bounds import OutOfRange, bounded_date, bounded_time
 
@@ -30,10 +31,20 @@ def _leaf(node: Any) -> str:
 class Seg:
     """One segment of a parsed message; `name` is its ID, `index` its place in the message."""
 
-    __slots__ = ("_raw", "esc", "index", "name", "separators", "sequence")
+    __slots__ = ("_raw", "_texts", "esc", "index", "name", "separators", "sequence")
 
-    def __init__(self, raw: Any, *, index: int, sequence: int, esc: str, separators: str):
+    def __init__(
+        self,
+        raw: Any,
+        *,
+        index: int,
+        sequence: int,
+        esc: str,
+        separators: str,
+        texts: list[str] | None = None,
+    ):
         self._raw = raw
+        self._texts = texts  # each field's text as sent (a `tree.Tree`); else str() of a node
         self.name: str = _leaf(raw[0]) if len(raw) else ""
         self.index = index
         self.sequence = sequence
@@ -91,6 +102,8 @@ class Seg:
 
     def raw_text(self, field: int) -> str:
         """The field exactly as sent (still escaped), all repetitions; for echoing it back."""
+        if self._texts is not None:
+            return self._texts[field] if field < len(self._texts) else ""
         node = self.raw_field(field)
         return "" if node is None else str(node)
 
@@ -106,10 +119,24 @@ class Seg:
 
 
 def segments(message: Any) -> Iterator[Seg]:
-    """Every segment of a python-hl7 message as a `Seg`, numbering repeats of each ID."""
+    """Every segment of a python-hl7 message (or a `tree.Tree`) as a `Seg`, numbering repeats
+    of each ID."""
     counts: dict[str, int] = {}
     esc = str(message.esc)
     separators = str(message.separators)
+    if isinstance(message, Tree):
+        for index, (raw, texts) in enumerate(zip(message.segments, message.fields, strict=True)):
+            name = _leaf(raw[0]) if raw else ""
+            counts[name] = counts.get(name, 0) + 1
+            yield Seg(
+                raw,
+                index=index,
+                sequence=counts[name],
+                esc=esc,
+                separators=separators,
+                texts=texts,
+            )
+        return
     for index, raw in enumerate(message):
         name = _leaf(raw[0]) if len(raw) else ""
         counts[name] = counts.get(name, 0) + 1

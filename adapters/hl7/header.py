@@ -25,6 +25,7 @@ from adapters.hl7.messages import (
     SUPPORTED_VERSIONS,
     Header,
 )
+from adapters.hl7.tree import parse_tree
 from adapters.hl7.wire import decode, require
 
 # The segments procsuite reads; the others (NK1, IN1, GT1, OBX, Z-segments...) are dropped
@@ -77,7 +78,7 @@ def read_header(raw: bytes, *, default_charset: str, zone: tzinfo) -> tuple[Head
     _check_encoding_characters(text)
     _check_delimiters(text)
     try:
-        message = hl7.parse(text)
+        message: Any = parse_tree(text) or hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError) as exc:
         raise Rejected(Location("MSH"), f"the message cannot be parsed: {exc}") from None
     segs = list(segments(message))

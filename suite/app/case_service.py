@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,7 +24,8 @@ from suite.domain.errors import DomainError
 from suite.domain.policy import DEFAULT_POLICY, WorkflowPolicy
 from suite.domain.workflow import decide
 from suite.store import cases as case_store
-from suite.store.database import ConcurrencyError, Database
+from suite.store.database import ConcurrencyError, Database, is_outage
+from suite.store.deferred import begin_deferred, end_deferred
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,27 @@ class CaseChanged:
 Outcome = list[Recorded] | DomainError
 
 
+@dataclass(slots=True)
+class _Pending:
+    """One command's new events, waiting to be appended."""
+
+    records: list[Recorded]
+    expected: int
+    state: Case
+    source: Source
+    parts: list[TransactionPart]
+    now: datetime
+
+
+@dataclass(slots=True)
+class _Group:
+    """Commands of different cases appended in one job of the store's writer."""
+
+    items: list[_Pending] = field(default_factory=list)
+    task: asyncio.Future[None] | None = None
+    failed: BaseException | None = None  # what the job raised (not a failed commit)
+
+
 class UnknownCase(DomainError):
     rule = "unknown-case"
 
@@ -74,6 +96,11 @@ class CaseService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._hooks: list[TransactionHook] = []
         self.fence: Fence | None = None
+        # The group that the next command joins (None: its job has started), and the tasks
+        # that write groups: each group's outcome is shared by its callers, so one caller's
+        # cancellation does not cancel the others' write.
+        self._group: _Group | None = None
+        self._writes: set[asyncio.Future[None]] = set()
 
     def add_hook(self, hook: TransactionHook) -> None:
         self._hooks.append(hook)
@@ -207,26 +234,80 @@ class CaseService:
             assert state is not None
             records.append(Recorded(case_id, state.version, event, actor, source))
         assert state is not None
-        expected = case.version if case is not None else 0
-        final = state
-        parts = [*also, *self._hooks]
+        pending = _Pending(
+            records=records,
+            expected=case.version if case is not None else 0,
+            state=state,
+            source=source,
+            parts=[*also, *self._hooks],
+            now=now,
+        )
+        group = self._group
+        if group is None:
+            # Commands of other cases that arrive before the writer starts this group's job
+            # join it: one transaction part per group, one statement per table.
+            group = self._group = _Group()
+            task = asyncio.ensure_future(self._write(group))
+            self._writes.add(task)
+            task.add_done_callback(self._written)
+            group.task = task
+        group.items.append(pending)
+        assert group.task is not None
+        try:
+            await asyncio.shield(group.task)
+        except Exception:
+            failed = group.failed
+            if len(group.items) == 1 or failed is None or is_outage(failed):
+                raise
+            # One command broke the group (a concurrent writer, a repeated message): each is
+            # written on its own, so only that one fails and its caller hears why.
+            alone = _Group()
+            alone.items.append(pending)
+            await self._write(alone)
+        return records
+
+    def _written(self, task: asyncio.Future[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled():
+            task.exception()  # its callers hear of it; retrieved here in case all went away
+
+    async def _write(self, group: _Group) -> None:
+        """Append the group's events (and run its transaction parts) in one job; returns once
+        committed."""
         fence = self.fence
 
         async def job(session: AsyncSession) -> None:
-            if fence is not None:
-                await fence(session, final, source)
-            await case_store.append(
-                session, records=records, expected_version=expected, state=final, recorded_at=now
-            )
-            for part in parts:
-                await part(session, records, final)
+            if self._group is group:
+                self._group = None  # later commands start a new group
+            items = group.items
+            deferred = begin_deferred(session)
+            try:
+                if fence is not None:
+                    for p in items:
+                        await fence(session, p.state, p.source)
+                await case_store.append_many(
+                    session,
+                    [case_store.Append(p.records, p.expected, p.state, p.now) for p in items],
+                )
+                for p in items:
+                    for part in p.parts:
+                        await part(session, p.records, p.state)
+                await deferred.flush(session)
+            except Exception as exc:
+                group.failed = exc
+                raise
+            finally:
+                end_deferred(session)
 
         def committed() -> None:
-            self._remember(final)
-            self.bus.publish(CaseChanged(final, tuple(records)))
+            for p in group.items:
+                try:
+                    self._remember(p.state)
+                    self.bus.publish(CaseChanged(p.state, tuple(p.records)))
+                except Exception:  # committed already: the other cases are still told
+                    log.exception("cases: after-commit of case %s failed", p.state.case_id)
 
         await self.db.write(job, after_commit=committed)
-        return records
 
     async def execute_each(
         self,

@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from suite.domain.case import Case
 from suite.domain.envelope import Recorded
 from suite.store.database import Database, StoreError
+from suite.store.deferred import deferred_of
 from suite.store.hl7 import Hl7InboundRow, Hl7OrderRow, Hl7PatientRow
 
 # Column values of one row, by column name (built by the HL7 adapter's journal).
@@ -125,15 +126,25 @@ class InboundStore:
         order: Values | None = None,
         patient: Values | None = None,
     ) -> None:
-        """Store one message row, its order's keys and (if absent) its patient.
+        """Store one message row, its order's keys and (if absent) its patient; in a case
+        transaction that collects rows (suite/store/deferred.py), once for all its cases.
 
         Raises `DuplicateMessage` when the message was accepted before.
         """
-        await self._insert_messages(session, [message])
+        deferred = deferred_of(session)
+        if deferred is None:
+            await self._insert_messages(session, [message])
+            conn = await session.connection()
+            if order is not None:
+                await conn.execute(self._order_upsert, order)
+            if patient is not None:
+                await conn.execute(self._patient_ensure, patient)
+            return
+        deferred.add(self._inbound, message, on_conflict=_duplicate)
         if order is not None:
-            await session.exec(self._order_upsert, params=order)
+            deferred.add(self._order_upsert, order, key=order["accession"])
         if patient is not None:
-            await session.exec(self._patient_ensure, params=patient)
+            deferred.add(self._patient_ensure, patient, key=patient["mrn"])
 
     # ---- without one ----------------------------------------------------------------------
 
@@ -192,19 +203,24 @@ class InboundStore:
             else:
                 runs.append((stmt, [change.patient]))
             known.add(mrn)
+        conn = await session.connection()
         for stmt, params in runs:
-            await session.exec(stmt, params=params)
+            await conn.execute(stmt, params)
         await self._insert_messages(session, rows)
         return applied
 
     async def _insert_messages(self, session: AsyncSession, rows: Sequence[Values]) -> None:
+        conn = await session.connection()
         try:
-            await session.exec(self._inbound, params=list(rows))
+            await conn.execute(self._inbound, list(rows))
         except IntegrityError as exc:
-            raise DuplicateMessage(
-                "a message with this sending application, facility and control ID was"
-                " accepted before"
-            ) from exc
+            raise _duplicate(exc) from exc
+
+
+def _duplicate(exc: IntegrityError) -> DuplicateMessage:
+    return DuplicateMessage(
+        "a message with this sending application, facility and control ID was accepted before"
+    )
 
 
 # ---- reads and small writes -------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """`CaseService.execute(..., also=[...])`: what an adapter records with a case command commits
 in the same transaction as the command's events, or not at all."""
 
+import asyncio
+
 import pytest
 from sqlmodel import select
 
@@ -83,3 +85,53 @@ async def test_a_part_is_only_for_its_own_command(cases, database, clock):
     )
     await cases.execute("k1", c.CheckIn(at=clock()), actor="his", source=Source.HL7)
     assert len(seen) == 1 and await audit_rows(database) == ["k1"]
+
+
+@pytest.mark.asyncio
+async def test_commands_on_different_cases_at_once_commit_in_one_job(cases, database, clock):
+    jobs = database.jobs
+    await asyncio.gather(
+        *(
+            cases.execute(
+                f"k{i}",
+                schedule(clock(), accession=f"ACC{i}", mrn=f"MRN{i}"),
+                actor="his",
+                source=Source.HL7,
+            )
+            for i in range(5)
+        )
+    )
+    assert database.jobs - jobs == 1  # one group, one writer job
+    async with database.session() as s:
+        for i in range(5):
+            assert len(await case_store.event_rows(s, f"k{i}")) == 1
+    assert [cases.get(f"k{i}").version for i in range(5)] == [1] * 5
+
+
+@pytest.mark.asyncio
+async def test_a_failing_command_in_a_group_fails_alone(cases, database, clock):
+    seen: list = []
+
+    async def failing(session, records, case):
+        raise LookupError("the adapter's row could not be written")
+
+    results = await asyncio.gather(
+        *(
+            cases.execute(
+                f"k{i}",
+                schedule(clock(), accession=f"ACC{i}", mrn=f"MRN{i}"),
+                actor="his",
+                source=Source.HL7,
+                also=[failing] if i == 2 else [audit_part(clock, seen)],
+            )
+            for i in range(4)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[2], LookupError)
+    assert all(isinstance(r, list) and r for i, r in enumerate(results) if i != 2)
+    assert cases.get("k2") is None
+    assert sorted(await audit_rows(database)) == ["k0", "k1", "k3"]
+    async with database.session() as s:
+        assert await case_store.event_rows(s, "k2") == []
+        assert len(await case_store.event_rows(s, "k3")) == 1
