@@ -169,7 +169,8 @@ class Forwarder:
                 log.exception("dicom: PACS forwarding paused, the store failed")
                 wait_s = self.sweep_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+                async with asyncio.timeout(wait_s):  # not wait_for (3.11 loses a cancel)
+                    await self._wake.wait()
 
     async def send_due(self) -> int:
         """Send one batch of due instances; returns how many were attempted."""

@@ -94,7 +94,8 @@ class Linker:
                 self.store_failures += 1
                 log.exception("dicom: linking paused, the store failed; retrying")
             with contextlib.suppress(TimeoutError):  # a sweep now and then
-                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_s)
+                async with asyncio.timeout(self.sweep_s):  # not wait_for (3.11 loses a cancel)
+                    await self._wake.wait()
             await self._settle()
 
     async def link_pending(self) -> int:

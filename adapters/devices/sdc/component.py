@@ -142,8 +142,11 @@ class SdcConsumer:
         check_s = min(self.settings.offline_after_s / 4, 1.0)
         try:
             while True:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation
+                # that arrives as the get completes, and this loop then never ends (a stop hung).
                 try:
-                    device, event = await asyncio.wait_for(self._queue.get(), timeout=check_s)
+                    async with asyncio.timeout(check_s):
+                        device, event = await self._queue.get()
                 except TimeoutError:
                     pass
                 else:
