@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.devices.sdc.component import SdcConsumer
+from adapters.devices.sdc.link import Lost
 from suite.clock import utc_now
 from suite.domain.alarms.model import Priority
 from suite.domain.alarms.parameters import Param
@@ -202,3 +203,25 @@ async def test_by_address_the_mdib_location_names_the_room_or_it_is_unknown() ->
             assert consumer.status()["far"]["last_error"] == (
                 "no room for location fac=HOSP,poc=OR,rm=OR9"
             )
+
+
+@pytest.mark.asyncio
+async def test_a_stop_that_arrives_with_an_event_still_stops_the_consumer() -> None:
+    """The service's shutdown cancels the consumer; a cancel that lands as the consumer's
+    queue hands it an event must still end it (Python 3.11's wait_for swallowed it, and the
+    stop hung)."""
+    spec = {"device": "sdc-x", "room": "IR1", "address": "https://127.0.0.1:9/nothing"}
+    consumer = SdcConsumer(
+        settings=SdcSettings(providers=[spec], **FAST),
+        rooms=["IR1", "IR2"], samples=FakeSamples({"IR1", "IR2"}), alarms=FakeAlarms(),
+        clock=utc_now,
+    )  # fmt: skip
+    task = asyncio.create_task(consumer.run())
+    await eventually(lambda: getattr(consumer, "_queue", None) is not None)
+    await asyncio.sleep(0.1)  # parked on its queue
+    assert consumer._queue is not None
+    consumer._queue.put_nowait(("sdc-x", Lost("probe")))
+    task.cancel()  # in the same step: the queue's get completes as the cancel arrives
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    assert task.cancelled()
