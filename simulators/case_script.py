@@ -112,7 +112,8 @@ class ServicePacedClock:
                 await asyncio.sleep(delay)
                 continue
             try:
-                await asyncio.wait_for(stop.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await stop.wait()
                 return True
             except TimeoutError:
                 continue

@@ -167,7 +167,8 @@ def receive(
             tg.create_task(receiver.run(stop))
             if duration is not None:
                 try:
-                    await asyncio.wait_for(stop.wait(), duration / speed)
+                    async with asyncio.timeout(duration / speed):
+                        await stop.wait()
                 except TimeoutError:
                     stop.set()
 

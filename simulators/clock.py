@@ -65,7 +65,8 @@ class SimClock:
         if delay <= 0:
             return False
         try:
-            await asyncio.wait_for(stop.wait(), delay)
+            async with asyncio.timeout(delay):
+                await stop.wait()
         except TimeoutError:
             return False
         return True

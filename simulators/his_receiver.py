@@ -155,7 +155,8 @@ class HisReceiver:
                     left = (b.down_until - self.clock.now()).total_seconds() / self.clock.speed
                     timeout = min(timeout, max(0.0, left))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait()
         finally:
             if server is not None:
                 await self._close(server)

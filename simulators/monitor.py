@@ -123,7 +123,8 @@ class Monitor:
             try:
                 # Wait (bounded) for the first connection so the first samples are not lost.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._first_connect.wait(), 10.0)
+                    async with asyncio.timeout(10.0):
+                        await self._first_connect.wait()
                 await self._ticks(duration_s, stop)
             finally:
                 done.set()
@@ -226,7 +227,8 @@ class Monitor:
                     delay,
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await done.wait()
 
     async def _wait_wake(self) -> None:
         await self._wake.wait()

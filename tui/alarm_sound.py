@@ -77,7 +77,8 @@ async def run_command(command: str, *, env: Mapping[str, str], timeout_s: float)
     except OSError as exc:
         return f"sound command {name} could not start: {exc.strerror or exc}"
     try:
-        code = await asyncio.wait_for(process.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            code = await process.wait()
     except TimeoutError:
         process.kill()
         await process.wait()

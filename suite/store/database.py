@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from suite.errors import StoreError as StoreError  # re-exported: the store raises it
@@ -138,6 +138,10 @@ class Database:
     ) -> None:
         self.engine = engine
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        # SQLite: the writer keeps its connection between batches (no pool checkout, reset
+        # and session set-up per batch); a batch that fails for any reason but a job's own
+        # error drops it, and the next batch opens a fresh one.
+        self._held: AsyncConnection | None = None
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=max_queue)
         self._closed = False
@@ -261,10 +265,7 @@ class Database:
         """Run every job in one transaction and commit. Without `isolate`, the first job that
         raises rolls the whole batch back (`_JobFailed`); with it, each job has a savepoint."""
         results: list[tuple[_Pending, bool, Any]] = []
-        async with (
-            AsyncSession(self._write_engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
+        async with self._write_session() as session:
             for pending in batch:
                 if not isolate:
                     try:
@@ -284,6 +285,38 @@ class Database:
                         raise
                     results.append((pending, False, exc))
         return results
+
+    @contextlib.asynccontextmanager
+    async def _write_session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits when the block ends without error."""
+        if not self.is_sqlite:  # PostgreSQL: a pooled connection per batch (pre-pinged)
+            async with (
+                AsyncSession(self._write_engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
+            return
+        if self._held is None:
+            self._held = await self._write_engine.connect()
+        held = self._held
+        try:
+            async with held.begin():  # BEGIN IMMEDIATE; COMMIT at the end, ROLLBACK on error
+                # The session joins the connection's transaction: it flushes into it, and
+                # its close leaves the commit (or the rollback) to the block above.
+                session = AsyncSession(bind=held, expire_on_commit=False)
+                try:
+                    yield session
+                    await session.flush()
+                finally:
+                    await session.close()
+        except _JobFailed:
+            raise  # a job's own error: rolled back, the connection is fine
+        except BaseException:
+            # A failed commit, an outage or a cancel may leave the connection in any state.
+            self._held = None
+            with contextlib.suppress(Exception):
+                await held.invalidate()
+            raise
 
     def _health(self, *, ok: bool, error: str) -> None:
         if ok:
@@ -308,6 +341,10 @@ class Database:
             self._queue.put_nowait(None)
 
     async def dispose(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.close()
         await self.engine.dispose()
 
 

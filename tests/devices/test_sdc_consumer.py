@@ -217,7 +217,7 @@ async def test_a_stop_that_arrives_with_an_event_still_stops_the_consumer() -> N
         clock=utc_now,
     )  # fmt: skip
     task = asyncio.create_task(consumer.run())
-    await eventually(lambda: getattr(consumer, "_queue", None) is not None)
+    await eventually(lambda: consumer._queue is not None)
     await asyncio.sleep(0.1)  # parked on its queue
     assert consumer._queue is not None
     consumer._queue.put_nowait(("sdc-x", Lost("probe")))

@@ -114,7 +114,8 @@ class Wall:
                 await asyncio.sleep(self.min_gap_s)
                 with contextlib.suppress(TimeoutError):
                     # Redraw on change, and every few seconds anyway (times move on).
-                    await asyncio.wait_for(self.feed.changed.wait(), 5.0)
+                    async with asyncio.timeout(5.0):
+                        await self.feed.changed.wait()
         except ConnectionResetError:
             pass
         finally:
