@@ -207,18 +207,28 @@ class Database:
 
     async def run(self) -> None:
         """The writer loop; returns after `close()` once every queued job is done."""
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    await self._commit(batch)
+        try:
+            while True:
+                first = await self._queue.get()
+                if first is None:
                     return
-                batch.append(item)
-            await self._commit(batch)
+                batch = [first]
+                while len(batch) < self.max_batch and not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is None:
+                        await self._commit(batch)
+                        return
+                    batch.append(item)
+                await self._commit(batch)
+        finally:
+            await self._release()
+
+    async def _release(self) -> None:
+        """Give the writer's held connection back (the writer has stopped)."""
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.close()
 
     async def _commit(self, batch: list[_Pending]) -> None:
         live = [p for p in batch if not p.future.cancelled()]
@@ -341,10 +351,7 @@ class Database:
             self._queue.put_nowait(None)
 
     async def dispose(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            with contextlib.suppress(Exception):
-                await held.close()
+        await self._release()
         await self.engine.dispose()
 
 
