@@ -17,6 +17,7 @@ from suite.domain.codec import event_from_data, event_to_data
 from suite.domain.envelope import Recorded, Source
 from suite.domain.values import Phase
 from suite.store.database import ConcurrencyError
+from suite.store.sqlite_driver import StepFailed, execute_all
 from suite.store.tables import CaseEventRow, CaseRow
 
 
@@ -124,13 +125,14 @@ async def append_many(session: AsyncSession, appends: Sequence[Append]) -> None:
                     "recorded_at": a.recorded_at,
                 }
             )
+    steps = [(_INSERT_CASE, new_cases)] if new_cases else []
     try:
-        if new_cases:
-            await conn.execute(_INSERT_CASE, new_cases)
-        await conn.execute(_INSERT_EVENTS, events)
-    except IntegrityError as exc:
+        await execute_all(conn, [*steps, (_INSERT_EVENTS, events)])  # one trip on SQLite
+    except StepFailed as failed:
+        if not isinstance(failed.error, IntegrityError):
+            raise failed.error from None
         which = appends[0].state.case_id if len(appends) == 1 else "one of the cases"
-        raise ConcurrencyError(f"case {which}: another writer appended first") from exc
+        raise ConcurrencyError(f"case {which}: another writer appended first") from failed.error
 
 
 def _record(row: CaseEventRow) -> Recorded:

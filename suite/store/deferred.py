@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from suite.store.sqlite_driver import StepFailed, execute_all
+
 KEY = "procsuite.deferred"
 
 Values = Mapping[str, Any]
@@ -69,13 +71,14 @@ class Deferred:
         if not runs:
             return
         conn = await session.connection()
-        for run in runs:
-            try:
-                await conn.execute(run.stmt, list(run.rows))
-            except IntegrityError as exc:
-                if run.on_conflict is None:
-                    raise
-                raise run.on_conflict(exc) from exc
+        try:
+            # On SQLite, every statement in one trip (suite/store/sqlite_driver.py).
+            await execute_all(conn, [(run.stmt, list(run.rows)) for run in runs])
+        except StepFailed as failed:
+            run, error = runs[failed.index], failed.error
+            if isinstance(error, IntegrityError) and run.on_conflict is not None:
+                raise run.on_conflict(error) from error
+            raise error from None
 
 
 def deferred_of(session: AsyncSession) -> Deferred | None:

@@ -30,6 +30,7 @@ from suite.domain.envelope import Recorded
 from suite.store.database import Database, StoreError
 from suite.store.deferred import deferred_of
 from suite.store.hl7 import Hl7InboundRow, Hl7OrderRow, Hl7PatientRow
+from suite.store.sqlite_driver import StepFailed, execute_all
 
 # Column values of one row, by column name (built by the HL7 adapter's journal).
 Values = Mapping[str, Any]
@@ -204,9 +205,13 @@ class InboundStore:
                 runs.append((stmt, [change.patient]))
             known.add(mrn)
         conn = await session.connection()
-        for stmt, params in runs:
-            await conn.execute(stmt, params)
-        await self._insert_messages(session, rows)
+        try:
+            # The patient rows and the message rows in one trip on SQLite.
+            await execute_all(conn, [*runs, (self._inbound, rows)])
+        except StepFailed as failed:
+            if failed.index == len(runs) and isinstance(failed.error, IntegrityError):
+                raise _duplicate(failed.error) from failed.error
+            raise failed.error from None
         return applied
 
     async def _insert_messages(self, session: AsyncSession, rows: Sequence[Values]) -> None:

@@ -8,8 +8,10 @@ import aiosqlite.core
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from suite.store.database import Database, StoreError
+from suite.store.sqlite_driver import StepFailed, execute_all
 from tests.store.test_database import count, insert_case
 
 
@@ -106,3 +108,74 @@ async def test_a_session_that_rolls_back_leaves_nothing(sqlite_url: str) -> None
         assert await count(db) == 0
     finally:
         await db.dispose()
+
+
+def _case_rows(*ids: str) -> list[dict[str, str]]:
+    return [{"id": i, "at": "2026-11-24 08:00:00+00:00"} for i in ids]
+
+
+_INSERT = text(
+    "insert into cases (case_id, accession, mrn, room, procedure, phase, version,"
+    " scheduled_at, updated_at) values (:id, 'a', 'm', 'r', 'p', 'scheduled', 1, :at, :at)"
+)
+
+
+@pytest.mark.asyncio
+async def test_execute_all_sends_its_statements_with_the_begin_in_one_trip(
+    sqlite_db: Database, trips: list[str]
+) -> None:
+    await sqlite_db.write(insert_case("warm"))
+    trips.clear()
+
+    async def three(session):  # type: ignore[no-untyped-def]
+        conn = await session.connection()
+        await execute_all(
+            conn,
+            [
+                (_INSERT, _case_rows("a1", "a2")),  # an executemany
+                (_INSERT, _case_rows("a3")[0]),  # one row
+                (text("update cases set room = 'IR2' where case_id = 'a1'"), None),
+            ],
+        )
+
+    await sqlite_db.write(three)
+    assert len(trips) == 2, trips  # BEGIN and the three statements, then COMMIT
+    queued, commit = trips
+    assert [step for step, *_ in queued] == [0, 1, 2] and commit == "commit"  # type: ignore[misc]
+    async with sqlite_db.session() as s:
+        rows = (await s.exec(text("select case_id, room from cases order by case_id"))).all()
+    assert [tuple(r) for r in rows] == [("a1", "IR2"), ("a2", "r"), ("a3", "r"), ("warm", "r")]
+
+
+@pytest.mark.asyncio
+async def test_a_failing_step_is_named_with_the_librarys_error_and_nothing_stays(
+    sqlite_db: Database,
+) -> None:
+    await sqlite_db.write(insert_case("k1"))
+    seen: list[StepFailed] = []
+
+    async def clashing(session):  # type: ignore[no-untyped-def]
+        conn = await session.connection()
+        try:
+            await execute_all(
+                conn,
+                [
+                    (_INSERT, _case_rows("new1", "new2")),
+                    (_INSERT, _case_rows("k1")),  # the same key: refused by SQLite
+                    (_INSERT, _case_rows("never")),
+                ],
+            )
+        except StepFailed as failed:
+            seen.append(failed)
+            raise failed.error from None
+
+    with pytest.raises(StoreError, match="UNIQUE"):
+        await sqlite_db.write(clashing)
+    [failed] = seen
+    assert failed.index == 1 and isinstance(failed.error, IntegrityError)
+    assert "k1" in str(failed.error.params)  # the refused statement's own parameters
+    # The batch was rolled back: the first step's rows are gone with it.
+    async with sqlite_db.session() as s:
+        ids = (await s.exec(text("select case_id from cases"))).all()
+    assert [r[0] for r in ids] == ["k1"]
+    assert await sqlite_db.write(insert_case("k2")) == "k2"  # the writer goes on
