@@ -1,8 +1,8 @@
 """The vitals recorder: keeps every accepted sample, written in batches off the ingest path.
 
 Ingest hands a sample over with `offer` (never blocks) into a bounded queue; one task lets
-samples gather for `linger_s` (0.1 s), then writes what has gathered (up to `batch` samples
-per job), so ingest runs at the broker's pace while the store commits a few times a second. A full queue is
+samples gather until the oldest waiting one has waited `linger_s` (0.1 s), then writes what
+has gathered (up to `batch` samples per job), so ingest runs at the broker's pace while the store commits a few times a second. A full queue is
 a fault, never silent: the sample is dropped, counted per room, logged, and `on_overflow`
 is told the room (the MQTT adapter raises a technical alarm there). A failed write is
 retried; samples are lost only when the queue overflows meanwhile, and that is counted.
@@ -49,6 +49,7 @@ class VitalsRecorder:
         self.dropped: Counter[str] = Counter()
         self.write_failures = 0
         self._overflowing: set[str] = set()
+        self._oldest_at = 0.0  # loop time the oldest queued sample was offered
 
     @property
     def queued(self) -> int:
@@ -69,6 +70,8 @@ class VitalsRecorder:
                 if self.on_overflow is not None:
                     self.on_overflow(room)
             return False
+        if not self._rows:
+            self._oldest_at = asyncio.get_running_loop().time()
         self._rows.append(row)
         self._idle.clear()
         self._wake.set()
@@ -78,14 +81,19 @@ class VitalsRecorder:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            loop = asyncio.get_running_loop()
             while self._rows:
-                if len(self._rows) < self.batch:
+                wait = self._oldest_at + self.linger_s - loop.time()
+                if len(self._rows) < self.batch and wait > 0:
                     # Let a batch gather: every commit costs the event loop a few
                     # milliseconds whatever its size; small commits at a high rate would
-                    # starve ingest.
-                    await asyncio.sleep(self.linger_s)
+                    # starve ingest. Counted from the oldest sample's arrival, so samples
+                    # that came in during the last write are not kept a whole linger more.
+                    await asyncio.sleep(wait)
                 n = min(len(self._rows), self.batch)
                 rows = [self._rows.popleft() for _ in range(n)]
+                if self._rows:
+                    self._oldest_at = loop.time()  # the rest start a new wait
                 await self._write(rows)
                 if len(self._rows) < self.queue_size // 2:
                     self._overflowing.clear()
