@@ -8,7 +8,12 @@ the server's event loop. Workloads: ADT^A04 (new patients), ORM^O01 for another 
 (stored and answered "ignored"), ORM^O01 for a kyphoplasty (a new case each, for patients
 registered by an untimed ADT^A04 first, as in a hospital).
 
-    .venv/bin/python -m bench hl7_ingest       (HL7_BENCH_N=... to change the message count)
+    .venv/bin/python -m bench hl7_ingest       (HL7_BENCH_N=... to change the message count,
+                                                HL7_BENCH_ROUNDS=... the rounds, 3)
+
+One round's ratio moves by ±25 % on the shared 2-core machine, so every workload runs
+`ROUNDS` times, each round timing procsuite and then the ceiling, and the figure reported
+is the round with the median ratio (every round is kept under `rounds`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from bench._common import machine, save
 
 N_ONE = int(os.environ.get("HL7_BENCH_N", "1500"))
 N_TEN = 2 * N_ONE
+ROUNDS = int(os.environ.get("HL7_BENCH_ROUNDS", "3"))
 
 
 def _adt(i: int, tag: str) -> bytes:
@@ -159,18 +165,27 @@ async def run() -> dict[str, Any]:
         try:
             for w_index, workload in enumerate(WORKLOADS):
                 for connections, n in ((1, N_ONE), (10, N_TEN)):
-                    tag = f"W{w_index}C{connections}"
-                    stored = await _measure(listener.port, workload, tag, n, connections)
-                    bare = await _measure(ceiling_port, workload, "X" + tag, n, connections)
                     key = f"{workload} / {connections} connection{'s' if connections > 1 else ''}"
+                    rounds: list[tuple[float, float]] = []
+                    for r in range(ROUNDS):
+                        tag = f"W{w_index}C{connections}R{r}"
+                        stored = await _measure(listener.port, workload, tag, n, connections)
+                        bare = await _measure(ceiling_port, workload, "X" + tag, n, connections)
+                        rounds.append((stored, bare))
+                    stored, bare = sorted(rounds, key=lambda sb: sb[0] / sb[1])[len(rounds) // 2]
                     results[key] = {
                         "messages": n,
                         "procsuite_msg_per_s": round(stored),
                         "ceiling_msg_per_s": round(bare),
                         "ratio_to_ceiling": round(stored / bare, 2),
+                        "rounds": [
+                            {"procsuite": round(s), "ceiling": round(b), "ratio": round(s / b, 2)}
+                            for s, b in rounds
+                        ],
                     }
                     print(
                         f"{key:<55} {stored:8.0f} msg/s  ceiling {bare:8.0f}  ({stored / bare:.0%})"
+                        f"  rounds: {', '.join(f'{s / b:.2f}' for s, b in rounds)}"
                     )
             results["store_batches"] = db.batches
             results["store_jobs"] = db.jobs
