@@ -250,7 +250,7 @@ async def execute_all(conn: AsyncConnection, steps: Sequence[tuple[Executable, A
     names it and carries the library's error (an `IntegrityError` as SQLAlchemy raises it)."""
     raw = await conn.get_raw_connection()
     driver = raw.dbapi_connection
-    if not isinstance(driver, OneTripConnection) or driver._queued is not None:
+    if not isinstance(driver, OneTripConnection):
         for index, (stmt, params) in enumerate(steps):
             try:
                 await conn.execute(stmt, params)
