@@ -1,6 +1,7 @@
 """The single writer: group commit, a failing job fails alone, answers only after the commit."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -13,16 +14,20 @@ async def count(database, table="cases"):
         return (await s.exec(text(f"select count(*) from {table}"))).one()[0]
 
 
+INSERT_CASE = text(
+    "insert into cases (case_id, accession, mrn, room, procedure, phase, version,"
+    " scheduled_at, updated_at) values (:id, 'a', 'm', 'r', 'p', 'scheduled', 1, :at, :at)"
+)
+
+
+def case_rows(*ids: str) -> list[dict[str, object]]:
+    """`INSERT_CASE`'s parameters for each case ID."""
+    return [{"id": i, "at": datetime(2026, 11, 24, 8, tzinfo=UTC)} for i in ids]
+
+
 def insert_case(case_id: str):
     async def job(session):
-        await session.exec(
-            text(
-                "insert into cases (case_id, accession, mrn, room, procedure, phase, version,"
-                " scheduled_at, updated_at) values (:id, 'a', 'm', 'r', 'p', 'scheduled', 1,"
-                " '2026-11-24 08:00:00+00:00', '2026-11-24 08:00:00+00:00')"
-            ),
-            params={"id": case_id},
-        )
+        await session.exec(INSERT_CASE, params=case_rows(case_id)[0])
         return case_id
 
     return job

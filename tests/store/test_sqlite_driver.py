@@ -3,7 +3,6 @@ what a DBAPI cursor gives (rows, rowcount, lastrowid, errors, rollbacks)."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import aiosqlite.core
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from suite.store.database import Database, StoreError
 from suite.store.sqlite_driver import StepFailed, execute_all
-from tests.store.test_database import count, insert_case
+from tests.store.test_database import INSERT_CASE, case_rows, count, insert_case
 
 
 @pytest_asyncio.fixture
@@ -111,16 +110,6 @@ async def test_a_session_that_rolls_back_leaves_nothing(sqlite_url: str) -> None
         await db.dispose()
 
 
-def _case_rows(*ids: str) -> list[dict[str, object]]:
-    return [{"id": i, "at": datetime(2026, 11, 24, 8, tzinfo=UTC)} for i in ids]
-
-
-_INSERT = text(
-    "insert into cases (case_id, accession, mrn, room, procedure, phase, version,"
-    " scheduled_at, updated_at) values (:id, 'a', 'm', 'r', 'p', 'scheduled', 1, :at, :at)"
-)
-
-
 @pytest.mark.asyncio
 async def test_execute_all_sends_its_statements_with_the_begin_in_one_trip(
     sqlite_db: Database, trips: list[str]
@@ -133,8 +122,8 @@ async def test_execute_all_sends_its_statements_with_the_begin_in_one_trip(
         await execute_all(
             conn,
             [
-                (_INSERT, _case_rows("a1", "a2")),  # an executemany
-                (_INSERT, _case_rows("a3")[0]),  # one row
+                (INSERT_CASE, case_rows("a1", "a2")),  # an executemany
+                (INSERT_CASE, case_rows("a3")[0]),  # one row
                 (text("update cases set room = 'IR2' where case_id = 'a1'"), None),
             ],
         )
@@ -153,8 +142,7 @@ async def test_a_failing_step_is_named_with_the_librarys_error_and_nothing_stays
     database: Database,
 ) -> None:
     """The same contract on every database: one trip on SQLite, one by one elsewhere."""
-    sqlite_db = database
-    await sqlite_db.write(insert_case("k1"))
+    await database.write(insert_case("k1"))
     seen: list[StepFailed] = []
 
     async def clashing(session):  # type: ignore[no-untyped-def]
@@ -163,9 +151,9 @@ async def test_a_failing_step_is_named_with_the_librarys_error_and_nothing_stays
             await execute_all(
                 conn,
                 [
-                    (_INSERT, _case_rows("new1", "new2")),
-                    (_INSERT, _case_rows("k1")),  # the same key: refused by SQLite
-                    (_INSERT, _case_rows("never")),
+                    (INSERT_CASE, case_rows("new1", "new2")),
+                    (INSERT_CASE, case_rows("k1")),  # the same key: refused by SQLite
+                    (INSERT_CASE, case_rows("never")),
                 ],
             )
         except StepFailed as failed:
@@ -173,12 +161,12 @@ async def test_a_failing_step_is_named_with_the_librarys_error_and_nothing_stays
             raise failed.error from None
 
     with pytest.raises(StoreError, match="(?i)unique"):
-        await sqlite_db.write(clashing)
+        await database.write(clashing)
     [failed] = seen
     assert failed.index == 1 and isinstance(failed.error, IntegrityError)
     assert "k1" in str(failed.error.params)  # the refused statement's own parameters
     # The batch was rolled back: the first step's rows are gone with it.
-    async with sqlite_db.session() as s:
+    async with database.session() as s:
         ids = (await s.exec(text("select case_id from cases"))).all()
     assert [r[0] for r in ids] == ["k1"]
-    assert await sqlite_db.write(insert_case("k2")) == "k2"  # the writer goes on
+    assert await database.write(insert_case("k2")) == "k2"  # the writer goes on
