@@ -6,6 +6,7 @@ PROCSUITE_REQUIRE_PEERS=1 (as in CI), where it fails: CI always has them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a new server could listen on 127.0.0.1:`port` now."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+async def stop_as_it_starts_listening(run: Coroutine[Any, Any, Any], port: int) -> None:
+    """Run a server's `run()` and cancel it at the first moment its port accepts a connection,
+    as a service stopped while starting does; the server must then have let go of the port."""
+    task = asyncio.create_task(run)
+    async with asyncio.timeout(10):
+        while not task.done():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0)
+    assert not task.done(), f"the server stopped before it listened: {task}"
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def missing(what: str) -> None:

@@ -84,6 +84,9 @@ class Hl7Listener:
                 self.port,
                 ssl=self.tls,
                 ssl_handshake_timeout=self.frame_timeout_s if self.tls else None,
+                # Served from inside the try below: asyncio's start_server yields once after
+                # it starts serving, and a stop arriving there would leave the port open.
+                start_serving=False,
             )
         except OSError as exc:
             log.error("hl7: cannot listen on %s:%d: %s", self.host, self.port, exc)
@@ -97,6 +100,7 @@ class Hl7Listener:
             remembered,
         )
         try:
+            await server.start_serving()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.journal.run(), name="hl7-journal")
                 self.ready.set()

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from adapters.devices.pcd01.codec import LocationMap
+from adapters.devices.pcd01.listener import Pcd01Listener
+from adapters.devices.pcd01.processor import Pcd01Processor
 from simulators.pcd01_gateway import encode_oru
 from tests.devices.conftest import device_settings, eventually, listener, msa, send_all, serving
 from tests.hl7.receiver import Receiver
 from tests.hl7.test_tls import make_cert, plain_send, tls_send
-from tests.peers import free_port
+from tests.peers import free_port, port_is_free, stop_as_it_starts_listening
 
 
 def good(control_id: str) -> bytes:
@@ -83,3 +86,24 @@ async def test_pcd01_over_tls_and_pcd04_to_a_tls_alert_manager(tmp_path: Path) -
             await eventually(lambda: any("tls probe alarm" in str(m) for m in receiver.messages()))
     finally:
         await receiver.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_listener_stopped_as_it_starts_listening_lets_go_of_its_port(
+    tmp_path: Path,
+) -> None:
+    # A service stopped while it starts must not leave the monitors' port held.
+    async with serving(device_settings(tmp_path, pcd01={"enabled": True, "port": 0})) as service:
+        ctx = service.ctx
+        assert ctx is not None and ctx.samples is not None
+        processor = Pcd01Processor(
+            samples=ctx.samples, locations=LocationMap(frozenset(ctx.served), {}), db=ctx.db,
+            clock=ctx.clock, application="PROCSUITE", facility="IR",
+        )  # fmt: skip
+        port = free_port()
+        fresh = Pcd01Listener(
+            processor, host="127.0.0.1", port=port, max_frame_bytes=65_536,
+            frame_timeout_s=5.0, max_connections=4, tls=None,
+        )  # fmt: skip
+        await stop_as_it_starts_listening(fresh.run(), port)
+        assert port_is_free(port)

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from adapters.hl7.journal import Journal
+from adapters.hl7.listener import Hl7Listener
 from suite.store import hl7 as store
 from tests.hl7 import samples
 from tests.hl7.conftest import Stack, eventually, make_settings, msa, run_stack, send
+from tests.peers import free_port, port_is_free, stop_as_it_starts_listening
 
 
 @pytest_asyncio.fixture
@@ -136,3 +139,18 @@ async def test_a_failing_database_is_answered_ar_not_aa(stack):
     code, control, text = msa(acks[0])
     assert (code, control) == ("AR", "NODB")
     assert "could not be stored" in text
+
+
+@pytest.mark.asyncio
+async def test_a_listener_stopped_as_it_starts_listening_lets_go_of_its_port(
+    stack: Stack,
+) -> None:
+    # A service stopped while it starts (a restart loop, a failed sibling component) must not
+    # leave its HL7 port held: the next start would find it taken.
+    port = free_port()
+    fresh = Hl7Listener(
+        stack.listener.processor, Journal(stack.db, memory=100), host="127.0.0.1", port=port,
+        max_frame_bytes=65_536, frame_timeout_s=5.0, max_connections=4,
+    )  # fmt: skip
+    await stop_as_it_starts_listening(fresh.run(), port)
+    assert port_is_free(port)

@@ -76,6 +76,7 @@ class Pcd01Listener:
             server = await asyncio.start_server(
                 self._client, self.host, self.port, ssl=self.tls,
                 ssl_handshake_timeout=self.frame_timeout_s if self.tls else None,
+                start_serving=False,  # served inside the try below (see the HL7 listener)
             )  # fmt: skip
         except OSError as exc:
             log.error("pcd01: cannot listen on %s:%d: %s", self.host, self.port, exc)
@@ -85,6 +86,7 @@ class Pcd01Listener:
             "pcd01: listening on %s:%d%s", self.host, self.port, " with TLS" if self.tls else ""
         )
         try:
+            await server.start_serving()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.processor.run_journal(), name="pcd01-journal")
                 self.ready.set()
